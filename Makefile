@@ -1,0 +1,43 @@
+# Quick start:  make debug   (set up, build the default data, train for a minute)
+#               make test    (set up, run every test)
+PYTHON ?= python3
+VENV := .venv
+PY := $(abspath $(VENV))/bin/python
+# FluidSynth renders the offline data; the soundfonts are its pianos; bubblewrap sandboxes the grader.
+SYSTEM_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm musescore-general-soundfont-small bubblewrap
+DATA := data/default
+
+.PHONY: setup system-packages debug test data bench
+
+setup: system-packages $(VENV)/.installed
+
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || printf ' %s' $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; \
+	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo=sudo; \
+	  else echo "error: missing system packages:$$missing"; \
+	       echo "run:   sudo apt-get install -y --no-install-recommends$$missing   then make again"; exit 1; fi; \
+	  echo "installing system packages:$$missing"; \
+	  $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -c "import torch, torchaudio, fluidsynth, soundfile, mir_eval, pretty_midi, music21"
+	touch $@
+
+data: setup $(DATA)/data.json
+
+$(DATA)/data.json:
+	$(PY) -m data synth --size default --out $(DATA) --seed 0
+
+debug: data
+	cd hw && $(PY) train.py --debug
+
+test: setup
+	$(PY) -m pytest
+
+bench: data
+	$(PY) bench/loader.py

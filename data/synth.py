@@ -1,0 +1,185 @@
+"""Build a MAESTRO-format data set offline: real scores and procedural études, performed and rendered.
+
+The build is a fixed plan of pieces drawn from the seed. Every piece has its own random generator
+(seed, piece index), so the result does not depend on how many processes render it or in which order.
+A piece counts as built only when its record file exists, and that file is written last, after the
+MIDI and FLAC files were renamed into place: an interrupted build continues where it stopped.
+"""
+import json
+import multiprocessing
+import os
+import re
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from . import corpus, etudes
+from .maestro_format import SPLITS, write_flac, write_metadata, write_midi
+from .performance import perform
+from .render import PIANOS, TRAINING_PIANOS, UNSEEN_PIANO, Renderer, Room
+
+BUILD_VERSION = 1
+YEAR = 2026                    # the "year" field of every record: the year this kit's set was made
+
+
+@dataclass(frozen=True)
+class Size:
+    pieces: dict               # split -> number of pieces
+    max_seconds: float         # a longer performance is cut at a bar line
+    mix: dict                  # source pool -> share of the pieces; "etudes" are procedural
+
+
+SIZES = {
+    "tiny": Size({"train": 4, "validation": 2, "test": 2}, 12.0, {"etudes": 0.5, "chorales": 0.5}),
+    "small": Size({"train": 20, "validation": 5, "test": 10}, 60.0,
+                  {"etudes": 0.4, "chorales": 0.3, "chamber": 0.1, "vocal": 0.1, "keyboard": 0.1}),
+    "default": Size({"train": 100, "validation": 20, "test": 50}, 200.0,
+                    {"etudes": 0.35, "chorales": 0.25, "chamber": 0.2, "vocal": 0.12, "keyboard": 0.08}),
+}
+
+
+@dataclass(frozen=True)
+class Piece:
+    index: int
+    split: str
+    stem: str                  # file name without extension, inside the split's folder
+    piano: str
+    etude_number: int = 0      # > 0 for a procedural étude
+    work: corpus.Work = None   # otherwise a corpus work
+
+
+def slug(text):
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48]
+
+
+def share(mix, n):
+    """Split n pieces between pools in proportion to mix (largest remainders)."""
+    exact = {pool: fraction * n for pool, fraction in mix.items()}
+    counts = {pool: int(v) for pool, v in exact.items()}
+    for pool in sorted(exact, key=lambda p: exact[p] - counts[p], reverse=True)[: n - sum(counts.values())]:
+        counts[pool] += 1
+    return counts
+
+
+def plan(size_name, seed):
+    """The pieces of a build, in a fixed order. Each corpus work goes to one split only."""
+    size = SIZES[size_name]
+    rng = np.random.default_rng(seed)
+    catalogue = corpus.catalogue() if set(size.mix) - {"etudes"} else {}
+    pools = {pool: [catalogue[pool][i] for i in rng.permutation(len(catalogue[pool]))] for pool in catalogue}
+    pieces, etude_count = [], 0
+    for split in ["test", "validation", "train"]:       # test first: its works are fixed by the seed alone
+        chosen = []
+        for pool, count in share(size.mix, size.pieces[split]).items():
+            for _ in range(count):
+                if pool != "etudes" and pools.get(pool):
+                    chosen.append(pools[pool].pop())
+                else:
+                    etude_count += 1
+                    chosen.append(etude_count)
+        chosen = [chosen[i] for i in rng.permutation(len(chosen))]
+        for i, item in enumerate(chosen):
+            if split == "test":   # a third of the test set on the piano never heard in training
+                piano = ([UNSEEN_PIANO] + TRAINING_PIANOS)[i % 3]
+            else:
+                piano = TRAINING_PIANOS[int(rng.integers(len(TRAINING_PIANOS)))]
+            name = f"etude-{item:03d}" if isinstance(item, int) else slug(item.title)
+            pieces.append(Piece(len(pieces), split, f"{i:03d}-{name}", piano,
+                                etude_number=item if isinstance(item, int) else 0,
+                                work=None if isinstance(item, int) else item))
+    return pieces
+
+
+_renderer = None
+
+
+def build_piece(job):
+    """Perform, render and write one piece; returns its data.json record."""
+    global _renderer
+    piece, out, seed, max_seconds = job
+    rng = np.random.default_rng([seed, piece.index])
+    if piece.etude_number:
+        score = etudes.etude(rng, piece.etude_number)
+    else:
+        score = corpus.load(piece.work)
+        if piece.work.pool != "keyboard":           # not written for piano: any key suits it
+            score = score.transposed(int(rng.integers(-5, 7)))
+    performance = perform(score, rng, max_seconds=max_seconds)
+    room = Room.draw(rng)
+    _renderer = _renderer or Renderer()
+    audio = _renderer.render(performance, PIANOS[piece.piano], room, rng)
+    midi_filename = f"{piece.split}/{piece.stem}.midi"
+    audio_filename = f"{piece.split}/{piece.stem}.flac"
+    os.makedirs(os.path.join(out, piece.split), exist_ok=True)
+    write_midi(os.path.join(out, midi_filename), performance.notes, performance.pedal)
+    write_flac(os.path.join(out, audio_filename), audio)
+    record = {
+        "canonical_composer": score.composer, "canonical_title": score.title, "split": piece.split,
+        "year": YEAR, "midi_filename": midi_filename, "audio_filename": audio_filename,
+        "duration": round(len(audio) / 16000, 3),
+        # Beyond MAESTRO's fields: what made this piece, for analysis (the loader ignores them).
+        "piano": piece.piano, "source": score.source, "room": asdict(room),
+    }
+    write_json(record_path(out, piece), record)
+    return record
+
+
+def record_path(out, piece):
+    return os.path.join(out, ".build", f"{piece.index:04d}.json")
+
+
+def write_json(path, value):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".part", "w") as f:
+        json.dump(value, f, indent=1)
+    os.replace(path + ".part", path)
+
+
+def build(size_name, out, seed=0, jobs=None):
+    """Build (or finish building) a data set in `out`; returns the path of its data.json."""
+    size = SIZES[size_name]
+    settings = {"size": size_name, "seed": seed, "build_version": BUILD_VERSION}
+    settings_path = os.path.join(out, ".build", "settings.json")
+    if os.path.exists(settings_path):
+        with open(settings_path) as f:
+            previous = json.load(f)
+        if previous != settings:
+            raise SystemExit(f"error: {out} holds a build made with {previous}, not {settings}. "
+                             "Choose another --out, or delete that folder to rebuild.")
+    write_json(settings_path, settings)
+    pieces = plan(size_name, seed)
+    todo = [p for p in pieces if not os.path.exists(record_path(out, p))]
+    jobs = jobs or min(len(todo), os.cpu_count() or 1) or 1
+    work = [(p, out, seed, size.max_seconds) for p in todo]
+    bar = tqdm(total=len(pieces), initial=len(pieces) - len(todo), desc=f"building {size_name}", unit="piece")
+    if jobs == 1:
+        for _ in map(build_piece, work):
+            bar.update()
+    else:
+        with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+            for _ in pool.imap_unordered(build_piece, work):
+                bar.update()
+    bar.close()
+    records = []
+    for piece in pieces:
+        with open(record_path(out, piece)) as f:
+            records.append(json.load(f))
+    return write_metadata(out, records)
+
+
+def describe(records):
+    """Hours, pianos and sources per split: the composition of a built set."""
+    lines = []
+    for split in SPLITS:
+        rows = [r for r in records if r["split"] == split]
+        if not rows:
+            continue
+        hours = sum(r["duration"] for r in rows) / 3600
+        pianos = {p: sum(r.get("piano") == p for r in rows) for p in PIANOS}
+        sources = {}
+        for r in rows:
+            kind = "etude" if r.get("source") == "etude" else r["canonical_composer"]
+            sources[kind] = sources.get(kind, 0) + 1
+        lines.append(f"{split:>10}: {len(rows):3d} pieces, {hours:5.2f} h; pianos {pianos}; sources {sources}")
+    return "\n".join(lines)

@@ -1,0 +1,19 @@
+"""Every constant of the homework in one place (values from the 2020 GCT634 homework)."""
+import os
+
+SAMPLE_RATE = 16000          # Hz, mono
+HOP_SIZE = 512               # samples between frames: 31.25 frames per second
+N_FFT = 2048                 # STFT window length
+N_MELS = 229
+MEL_FMIN = 30                # Hz
+MEL_FMAX = 8000              # Hz
+
+MIN_MIDI = 21                # A0, the lowest piano key
+MAX_MIDI = 108               # C8, the highest piano key
+N_KEYS = MAX_MIDI - MIN_MIDI + 1
+
+SEQUENCE_LENGTH = 102400     # samples in a training crop: 6.4 s, 200 frames
+FRAMES_PER_SECOND = SAMPLE_RATE / HOP_SIZE
+
+# The data set `make data` builds; pass --data_path to train on another one (e.g. real MAESTRO).
+DEFAULT_DATA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "default")

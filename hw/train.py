@@ -1,0 +1,209 @@
+"""Train a transcription model, validate it as it learns, and test it at the end.
+
+    python train.py --debug                      # a one-minute run of the CNN baseline on 10 pieces
+    python train.py --model_type crnn            # a full run; on a machine without CUDA, the cpu profile
+
+Everything lands in the log folder (runs/exp_<date>-<time> by default): the console log, metrics.jsonl
+(one row per validation), config.json (flags, versions, device, seed, git commit), checkpoints
+model-<step>.pt and, after the test, results.txt.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from constants import DEFAULT_DATA_PATH, SEQUENCE_LENGTH
+from dataset import DataError, MAESTRO_small, allocate_batch
+from evaluate import evaluate
+from model import MODELS
+
+# `full` is the 2020 homework's configuration (meant for a GPU). `cpu` keeps every architecture but
+# trains on smaller batches of shorter crops with narrower convolutions, so 5000 steps fit in half an
+# hour on a 2-core laptop.
+PROFILES = {
+    "full": dict(batch_size=16, sequence_length=SEQUENCE_LENGTH, cnn_unit=48, fc_unit=256),
+    "cpu": dict(batch_size=4, sequence_length=81920, cnn_unit=16, fc_unit=128),
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model_type", default="baseline", type=str.lower, choices=list(MODELS))
+    parser.add_argument("--profile", choices=list(PROFILES), default=None,
+                        help="full (default with CUDA) or cpu (default without); flags below override it")
+    parser.add_argument("-v", "--sequence_length", type=int, default=None, help="samples per training crop")
+    parser.add_argument("-lr", "--learning_rate", type=float, default=6e-4)
+    parser.add_argument("-b", "--batch_size", type=int, default=None)
+    parser.add_argument("-i", "--iterations", type=int, default=10000)
+    parser.add_argument("-vi", "--validation_interval", type=int, default=1000)
+    parser.add_argument("-wd", "--weight_decay", type=float, default=0)
+    parser.add_argument("-cnn", "--cnn_unit", type=int, default=None)
+    parser.add_argument("-fc", "--fc_unit", type=int, default=None)
+    parser.add_argument("--save_midi", action="store_true", help="write the test transcriptions as MIDI")
+    parser.add_argument("--debug", action="store_true", help="10 pieces, 100 iterations, validate every 10")
+    parser.add_argument("--data_path", default=DEFAULT_DATA_PATH)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--logdir", default=None)
+    parser.add_argument("--resume", default=None, metavar="CKPT", help="continue from a checkpoint")
+    args = parser.parse_args(argv)
+
+    if args.profile is None:
+        args.profile = "full" if args.device.startswith("cuda") else "cpu"
+        if args.profile == "cpu":
+            print("No CUDA device: using the cpu profile (smaller batches, crops and widths; "
+                  "pass --profile full for the original configuration).")
+    for key, value in PROFILES[args.profile].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.debug:
+        args.iterations, args.validation_interval = 100, 10
+    args.logdir = args.logdir or os.path.join("runs", datetime.now().strftime("exp_%y%m%d-%H%M%S"))
+    return args
+
+
+def run_info(args):
+    """What is needed to reproduce a run: flags, versions, device, seed and commit."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip() or None
+    except OSError:
+        commit = None
+    device = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else platform.processor() or "cpu"
+    return {"args": vars(args), "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__, "device": device, "cpu_threads": torch.get_num_threads(),
+            "git_commit": commit, "started": datetime.now().isoformat(timespec="seconds")}
+
+
+class Tee:
+    """Print to the console and to the log folder's console.log."""
+
+    def __init__(self, path):
+        self.file = open(path, "a")
+
+    def __call__(self, *values):
+        line = " ".join(str(v) for v in values)
+        tqdm.write(line)
+        self.file.write(line + "\n")
+        self.file.flush()
+
+
+def build_model(args):
+    try:
+        return MODELS[args.model_type](args.cnn_unit, args.fc_unit).to(args.device)
+    except NotImplementedError as stub:
+        sys.exit(f"model.py: {stub}. Fill it in, or train another --model_type.")
+
+
+def check_outputs(outputs, batch):
+    """A model must return (frame_logit, onset_logit), each batch x frames x 88."""
+    expected = tuple(batch["frame"].shape)
+    if not (isinstance(outputs, tuple) and len(outputs) == 2) or any(tuple(o.shape) != expected for o in outputs):
+        shapes = [tuple(o.shape) for o in outputs] if isinstance(outputs, (tuple, list)) else type(outputs).__name__
+        sys.exit(f"model.py: forward must return (frame_logit, onset_logit), each of shape {expected}; "
+                 f"it returned {shapes}.")
+
+
+def main(args):
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    os.makedirs(args.logdir, exist_ok=True)
+    log = Tee(os.path.join(args.logdir, "console.log"))
+    with open(os.path.join(args.logdir, "config.json"), "w") as f:
+        json.dump(run_info(args), f, indent=1)
+
+    train_groups = ["debug"] if args.debug else ["train"]
+    train_set = MAESTRO_small(args.data_path, groups=train_groups, sequence_length=args.sequence_length,
+                              seed=args.seed, random_sample=True)
+    validation_set = MAESTRO_small(args.data_path, groups=["validation"], sequence_length=SEQUENCE_LENGTH,
+                                   seed=args.seed, random_sample=False)
+    loader = DataLoader(train_set, args.batch_size, shuffle=True, drop_last=True,
+                        generator=torch.Generator().manual_seed(args.seed))
+
+    model = build_model(args)
+    optimizer = torch.optim.Adam(model.parameters(), args.learning_rate, weight_decay=args.weight_decay)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1000, gamma=0.98)
+    step = 0
+    if args.resume:
+        checkpoint = torch.load(args.resume, map_location=args.device, weights_only=True)
+        model.load_state_dict(checkpoint["model_state_dict"])
+        optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
+        step = checkpoint["step"]
+        scheduler.last_epoch = step
+        log(f"resumed from {args.resume} at step {step}")
+    log(f"{args.model_type}: {sum(p.numel() for p in model.parameters()):,} parameters, profile {args.profile}, "
+        f"batch {args.batch_size} x {args.sequence_length} samples, device {args.device}")
+
+    def batches():
+        while True:
+            yield from loader
+
+    progress = tqdm(range(step + 1, args.iterations + 1), initial=step, total=args.iterations, dynamic_ncols=True)
+    for step, batch in zip(progress, batches()):
+        batch = allocate_batch(batch, args.device)
+        outputs = model(batch["audio"])
+        check_outputs(outputs, batch)
+        frame_logit, onset_logit = outputs
+        frame_loss = F.binary_cross_entropy_with_logits(frame_logit, batch["frame"])
+        onset_loss = F.binary_cross_entropy_with_logits(onset_logit, batch["onset"])
+        loss = frame_loss + onset_loss
+
+        optimizer.zero_grad()
+        loss.backward()
+        for parameter in model.parameters():       # per-parameter clipping, as in the 2020 homework
+            torch.nn.utils.clip_grad_norm_([parameter], 3.0)
+        optimizer.step()
+        scheduler.step()
+        progress.set_postfix(loss=f"{loss.item():.4f}")
+
+        if step % args.validation_interval == 0 or step == args.iterations:
+            metrics = evaluate(model, validation_set, args.device)
+            log(f"step {step}")
+            for key, values in metrics.items():
+                if key.endswith("f1") or "loss" in key:
+                    log(f"{key:27} : {np.mean(values):.4f}")
+            with open(os.path.join(args.logdir, "metrics.jsonl"), "a") as f:
+                f.write(json.dumps({"step": step, "time": time.time(),
+                                    **{k: float(np.mean(v)) for k, v in metrics.items()}}) + "\n")
+            save_checkpoint(model, optimizer, step, args)
+
+    test(model, args, log)
+
+
+def save_checkpoint(model, optimizer, step, args):
+    """Weights and configuration only (no pickled objects), so torch.load(weights_only=True) reads it."""
+    torch.save({"model_state_dict": model.state_dict(), "optimizer_state_dict": optimizer.state_dict(),
+                "step": step, "model_type": args.model_type, "cnn_unit": args.cnn_unit, "fc_unit": args.fc_unit,
+                "profile": args.profile}, os.path.join(args.logdir, f"model-{step}.pt"))
+
+
+def test(model, args, log):
+    """Whole test pieces (in --debug, their first 6.4 s), one at a time; writes results.txt."""
+    sequence_length = SEQUENCE_LENGTH if args.debug else None
+    test_set = MAESTRO_small(args.data_path, groups=["test"], sequence_length=sequence_length,
+                             seed=args.seed, random_sample=False)
+    metrics = evaluate(model, test_set, args.device)
+    with open(os.path.join(args.logdir, "results.txt"), "w") as f:
+        for key, values in metrics.items():
+            _, category, name = key.split("/")
+            line = f"{category:>32} {name:26}: {np.mean(values):.3f} +- {np.std(values):.3f}"
+            log(line)
+            f.write(line + "\n")
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    try:
+        main(arguments)
+    except DataError as error:
+        sys.exit(f"data error: {error}")

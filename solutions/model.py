@@ -1,0 +1,197 @@
+"""Models for piano transcription: each maps audio (B x samples) to frame and onset logits (B x T x 88).
+
+Q1-Q3 ask you to complete Transcriber_RNN, Transcriber_CRNN and Transcriber_ONF. Their docstrings give
+the layers and the attribute names the grader looks for; the CNN baseline `Transcriber` is complete and
+shows the pattern. Every model returns logits (no sigmoid): the loss applies the sigmoid itself.
+"""
+import torch
+import torch.nn as nn
+import torchaudio
+
+from constants import HOP_SIZE, MEL_FMAX, MEL_FMIN, N_FFT, N_KEYS, N_MELS, SAMPLE_RATE
+
+LSTM_UNITS = 88       # hidden units per direction of every LSTM in Q1-Q3
+
+
+class LogMelSpectrogram(nn.Module):
+    """Log-mel spectrogram, B x samples -> B x T x N_MELS with T = samples // HOP_SIZE.
+
+    Frame t is centred on the middle of samples [t * HOP_SIZE, (t + 1) * HOP_SIZE), the span its label
+    covers: the signal is padded by (N_FFT - HOP_SIZE) / 2 on each side instead of torchaudio's default
+    centring, which would shift every frame by half a hop and add one frame.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.melspectrogram = torchaudio.transforms.MelSpectrogram(
+            sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP_SIZE, f_min=MEL_FMIN, f_max=MEL_FMAX,
+            n_mels=N_MELS, power=2.0, mel_scale="htk", center=False, pad=(N_FFT - HOP_SIZE) // 2)
+
+    def forward(self, audio):
+        mel = self.melspectrogram(audio)                       # B x N_MELS x T
+        return torch.log(torch.clamp(mel, min=1e-9)).transpose(-1, -2)
+
+
+class ConvStack(nn.Module):
+    """Acoustic model of the 2020 homework: three 3x3 convolutions over (time, mel), then a linear layer.
+
+    B x T x n_mels -> B x T x fc_unit; pooling only along the mel axis keeps one output per frame.
+    """
+
+    def __init__(self, n_mels, cnn_unit, fc_unit):
+        super().__init__()
+        self.cnn = nn.Sequential(
+            nn.Conv2d(1, cnn_unit, (3, 3), padding=1), nn.BatchNorm2d(cnn_unit), nn.ReLU(),
+            nn.Conv2d(cnn_unit, cnn_unit, (3, 3), padding=1), nn.BatchNorm2d(cnn_unit), nn.ReLU(),
+            nn.MaxPool2d((1, 2)), nn.Dropout(0.25),
+            nn.Conv2d(cnn_unit, cnn_unit * 2, (3, 3), padding=1), nn.BatchNorm2d(cnn_unit * 2), nn.ReLU(),
+            nn.MaxPool2d((1, 2)), nn.Dropout(0.25),
+        )
+        self.fc = nn.Sequential(nn.Linear(cnn_unit * 2 * (n_mels // 4), fc_unit), nn.Dropout(0.5))
+
+    def forward(self, mel):
+        x = self.cnn(mel.unsqueeze(1))                         # B x C x T x n_mels/4
+        x = x.transpose(1, 2).flatten(-2)                      # B x T x C * n_mels/4
+        return self.fc(x)
+
+
+class Transcriber(nn.Module):
+    """The CNN baseline (given): a ConvStack and a linear layer for frames, another pair for onsets."""
+
+    def __init__(self, cnn_unit, fc_unit):
+        super().__init__()
+        self.melspectrogram = LogMelSpectrogram()
+        self.frame_conv_stack = ConvStack(N_MELS, cnn_unit, fc_unit)
+        self.frame_fc = nn.Linear(fc_unit, N_KEYS)
+        self.onset_conv_stack = ConvStack(N_MELS, cnn_unit, fc_unit)
+        self.onset_fc = nn.Linear(fc_unit, N_KEYS)
+
+    def forward(self, audio):
+        mel = self.melspectrogram(audio)
+        frame_logit = self.frame_fc(self.frame_conv_stack(mel))
+        onset_logit = self.onset_fc(self.onset_conv_stack(mel))
+        return frame_logit, onset_logit
+
+
+class Transcriber_RNN(nn.Module):
+    """Q1. Recurrent model: the log-mel spectrogram straight into LSTMs, one branch for frames, one for onsets.
+
+    | attribute        | layer                                                                       |
+    |------------------|-----------------------------------------------------------------------------|
+    | melspectrogram   | LogMelSpectrogram()                                                         |
+    | frame_lstm       | nn.LSTM(N_MELS, LSTM_UNITS, num_layers=2, batch_first=True, bidirectional=True) |
+    | frame_fc         | nn.Linear(2 * LSTM_UNITS, N_KEYS)                                           |
+    | onset_lstm       | same as frame_lstm                                                          |
+    | onset_fc         | same as frame_fc                                                            |
+
+    forward(audio): mel -> frame_lstm -> frame_fc gives frame_logit; mel -> onset_lstm -> onset_fc gives
+    onset_logit; return (frame_logit, onset_logit), each B x T x 88. cnn_unit and fc_unit are unused.
+    """
+
+    def __init__(self, cnn_unit, fc_unit):
+        super().__init__()
+        self.melspectrogram = LogMelSpectrogram()
+        # BEGIN SOLUTION
+        self.frame_lstm = nn.LSTM(N_MELS, LSTM_UNITS, num_layers=2, batch_first=True, bidirectional=True)
+        self.frame_fc = nn.Linear(2 * LSTM_UNITS, N_KEYS)
+        self.onset_lstm = nn.LSTM(N_MELS, LSTM_UNITS, num_layers=2, batch_first=True, bidirectional=True)
+        self.onset_fc = nn.Linear(2 * LSTM_UNITS, N_KEYS)
+        # END SOLUTION
+        # STUB: raise NotImplementedError("Q1: build the layers of Transcriber_RNN (see its docstring)")
+
+    def forward(self, audio):
+        mel = self.melspectrogram(audio)
+        # BEGIN SOLUTION
+        frame_logit = self.frame_fc(self.frame_lstm(mel)[0])
+        onset_logit = self.onset_fc(self.onset_lstm(mel)[0])
+        return frame_logit, onset_logit
+        # END SOLUTION
+        # STUB: raise NotImplementedError("Q1: write Transcriber_RNN.forward (see its docstring)")
+
+
+class Transcriber_CRNN(nn.Module):
+    """Q2. Convolutional-recurrent model: a ConvStack before each branch's LSTM.
+
+    | attribute         | layer                                                                      |
+    |-------------------|----------------------------------------------------------------------------|
+    | melspectrogram    | LogMelSpectrogram()                                                        |
+    | frame_conv_stack  | ConvStack(N_MELS, cnn_unit, fc_unit)                                       |
+    | frame_lstm        | nn.LSTM(fc_unit, LSTM_UNITS, num_layers=2, batch_first=True, bidirectional=True) |
+    | frame_fc          | nn.Linear(2 * LSTM_UNITS, N_KEYS)                                          |
+    | onset_conv_stack, onset_lstm, onset_fc | the same for onsets                                   |
+
+    forward(audio): mel -> frame_conv_stack -> frame_lstm -> frame_fc gives frame_logit, and the same
+    through the onset layers gives onset_logit; return (frame_logit, onset_logit), each B x T x 88.
+    """
+
+    def __init__(self, cnn_unit, fc_unit):
+        super().__init__()
+        self.melspectrogram = LogMelSpectrogram()
+        # BEGIN SOLUTION
+        self.frame_conv_stack = ConvStack(N_MELS, cnn_unit, fc_unit)
+        self.frame_lstm = nn.LSTM(fc_unit, LSTM_UNITS, num_layers=2, batch_first=True, bidirectional=True)
+        self.frame_fc = nn.Linear(2 * LSTM_UNITS, N_KEYS)
+        self.onset_conv_stack = ConvStack(N_MELS, cnn_unit, fc_unit)
+        self.onset_lstm = nn.LSTM(fc_unit, LSTM_UNITS, num_layers=2, batch_first=True, bidirectional=True)
+        self.onset_fc = nn.Linear(2 * LSTM_UNITS, N_KEYS)
+        # END SOLUTION
+        # STUB: raise NotImplementedError("Q2: build the layers of Transcriber_CRNN (see its docstring)")
+
+    def forward(self, audio):
+        mel = self.melspectrogram(audio)
+        # BEGIN SOLUTION
+        frame_logit = self.frame_fc(self.frame_lstm(self.frame_conv_stack(mel))[0])
+        onset_logit = self.onset_fc(self.onset_lstm(self.onset_conv_stack(mel))[0])
+        return frame_logit, onset_logit
+        # END SOLUTION
+        # STUB: raise NotImplementedError("Q2: write Transcriber_CRNN.forward (see its docstring)")
+
+
+class Transcriber_ONF(nn.Module):
+    """Q3. Onsets and Frames (Hawthorne et al., 2018), simplified: onset predictions steer the frame branch.
+
+    | attribute         | layer                                                                      |
+    |-------------------|----------------------------------------------------------------------------|
+    | melspectrogram    | LogMelSpectrogram()                                                        |
+    | onset_conv_stack  | ConvStack(N_MELS, cnn_unit, fc_unit)                                       |
+    | onset_lstm        | nn.LSTM(fc_unit, LSTM_UNITS, num_layers=2, batch_first=True, bidirectional=True) |
+    | onset_fc          | nn.Linear(2 * LSTM_UNITS, N_KEYS)                                          |
+    | frame_conv_stack  | ConvStack(N_MELS, cnn_unit, fc_unit)                                       |
+    | frame_fc          | nn.Linear(fc_unit, N_KEYS)                                                 |
+    | combined_lstm     | nn.LSTM(2 * N_KEYS, LSTM_UNITS, num_layers=2, batch_first=True, bidirectional=True) |
+    | combined_fc       | nn.Linear(2 * LSTM_UNITS, N_KEYS)                                          |
+
+    forward(audio): onset_logit = onset_fc(onset_lstm(onset_conv_stack(mel))). The frame branch computes
+    frame_fc(frame_conv_stack(mel)), concatenates sigmoid(frame branch) with sigmoid(onset_logit).detach()
+    on the last axis (B x T x 176), and passes that through combined_lstm and combined_fc to get
+    frame_logit. The detach stops the frame loss from training the onset branch. Return
+    (frame_logit, onset_logit), each B x T x 88.
+    """
+
+    def __init__(self, cnn_unit, fc_unit):
+        super().__init__()
+        self.melspectrogram = LogMelSpectrogram()
+        # BEGIN SOLUTION
+        self.onset_conv_stack = ConvStack(N_MELS, cnn_unit, fc_unit)
+        self.onset_lstm = nn.LSTM(fc_unit, LSTM_UNITS, num_layers=2, batch_first=True, bidirectional=True)
+        self.onset_fc = nn.Linear(2 * LSTM_UNITS, N_KEYS)
+        self.frame_conv_stack = ConvStack(N_MELS, cnn_unit, fc_unit)
+        self.frame_fc = nn.Linear(fc_unit, N_KEYS)
+        self.combined_lstm = nn.LSTM(2 * N_KEYS, LSTM_UNITS, num_layers=2, batch_first=True, bidirectional=True)
+        self.combined_fc = nn.Linear(2 * LSTM_UNITS, N_KEYS)
+        # END SOLUTION
+        # STUB: raise NotImplementedError("Q3: build the layers of Transcriber_ONF (see its docstring)")
+
+    def forward(self, audio):
+        mel = self.melspectrogram(audio)
+        # BEGIN SOLUTION
+        onset_logit = self.onset_fc(self.onset_lstm(self.onset_conv_stack(mel))[0])
+        frame = torch.sigmoid(self.frame_fc(self.frame_conv_stack(mel)))
+        combined = torch.cat([frame, torch.sigmoid(onset_logit).detach()], dim=-1)
+        frame_logit = self.combined_fc(self.combined_lstm(combined)[0])
+        return frame_logit, onset_logit
+        # END SOLUTION
+        # STUB: raise NotImplementedError("Q3: write Transcriber_ONF.forward (see its docstring)")
+
+
+MODELS = {"baseline": Transcriber, "rnn": Transcriber_RNN, "crnn": Transcriber_CRNN, "onf": Transcriber_ONF}

@@ -1,0 +1,129 @@
+"""The offline data builder: layout, content, determinism and resumption, on real rendered files."""
+import json
+import os
+import shutil
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile
+
+from data import etudes
+from data.maestro_format import FIELDS
+from data.performance import perform
+from data.synth import SIZES, build, plan, record_path
+
+
+def records_of(folder):
+    with open(os.path.join(folder, "data.json")) as f:
+        return json.load(f)
+
+
+def test_tiny_set_is_maestro_format(tiny_data):
+    records = records_of(tiny_data)
+    assert [r["split"] for r in records].count("train") == SIZES["tiny"].pieces["train"]
+    assert {r["split"] for r in records} == {"train", "validation", "test"}
+    for record in records:
+        assert set(FIELDS) <= set(record)
+        info = soundfile.info(os.path.join(tiny_data, record["audio_filename"]))
+        assert (info.format, info.subtype, info.samplerate, info.channels) == ("FLAC", "PCM_16", 16000, 1)
+        assert abs(info.frames / 16000 - record["duration"]) < 1e-3
+        midi = pretty_midi.PrettyMIDI(os.path.join(tiny_data, record["midi_filename"]))
+        assert len(midi.instruments[0].notes) > 10
+    titles = {split: {r["canonical_title"] for r in records if r["split"] == split} for split in ("train", "validation", "test")}
+    assert not titles["train"] & titles["test"] and not titles["validation"] & titles["test"]
+    assert not titles["train"] & titles["validation"]
+    assert "timgm" in {r["piano"] for r in records if r["split"] == "test"}
+    assert "timgm" not in {r["piano"] for r in records if r["split"] != "test"}
+
+
+def test_performances_are_humanised(tiny_data):
+    notes = []
+    pedal_events = 0
+    for record in records_of(tiny_data):
+        midi = pretty_midi.PrettyMIDI(os.path.join(tiny_data, record["midi_filename"]))
+        notes += midi.instruments[0].notes
+        pedal_events += sum(c.number == 64 for c in midi.instruments[0].control_changes)
+    velocities = np.array([n.velocity for n in notes])
+    onsets = np.array([n.start for n in notes])
+    assert velocities.max() - velocities.min() >= 40          # wide dynamics, not a flat velocity
+    assert pedal_events > 0
+    # Onsets off any metrical grid: inter-onset gaps take many distinct values.
+    assert len(np.unique(np.round(np.diff(np.sort(onsets)), 3))) > 50
+
+
+def test_same_seed_gives_same_files(tiny_data, tmp_path):
+    build("tiny", str(tmp_path), seed=0, jobs=1)        # the session build used one process per core
+    for record in records_of(tiny_data):
+        for key in ("midi_filename", "audio_filename"):
+            with open(os.path.join(tiny_data, record[key]), "rb") as a, open(tmp_path / record[key], "rb") as b:
+                assert a.read() == b.read(), record[key]
+
+
+def test_interrupted_build_resumes_without_redoing_work(tiny_data, tmp_path):
+    out = str(tmp_path / "copy")
+    shutil.copytree(tiny_data, out)
+    pieces = plan("tiny", 0)
+    lost = pieces[2]
+    records = records_of(out)
+    lost_audio = os.path.join(out, records[2]["audio_filename"])
+    with open(lost_audio, "rb") as f:
+        original = f.read()
+    # An interruption while writing piece 2: its record never written, a half-written FLAC left behind.
+    os.remove(record_path(out, lost))
+    os.remove(lost_audio)
+    with open(lost_audio + ".part", "wb") as f:
+        f.write(original[:1000])
+    others = {r["audio_filename"]: os.stat(os.path.join(out, r["audio_filename"])).st_mtime_ns
+              for r in records if r["audio_filename"] != records[2]["audio_filename"]}
+    build("tiny", out, seed=0, jobs=1)
+    with open(lost_audio, "rb") as f:
+        assert f.read() == original
+    for name, mtime in others.items():
+        assert os.stat(os.path.join(out, name)).st_mtime_ns == mtime, f"{name} was rebuilt"
+    assert records_of(out) == records
+
+
+def test_build_refuses_to_mix_seeds(tiny_data, tmp_path):
+    out = str(tmp_path / "copy")
+    shutil.copytree(tiny_data, out)
+    with pytest.raises(SystemExit, match="seed"):
+        build("tiny", out, seed=1)
+
+
+def test_default_plan_has_the_original_shape():
+    pieces = plan("default", 0)
+    count = {split: sum(p.split == split for p in pieces) for split in ("train", "validation", "test")}
+    assert count == {"train": 100, "validation": 20, "test": 50}
+    works = [p.work for p in pieces if p.work is not None]
+    assert len(works) == len(set(works))                 # no composition twice, so none in two splits
+    assert {w.pool for w in works} == {"chorales", "chamber", "vocal", "keyboard"}
+    test_pianos = [p.piano for p in pieces if p.split == "test"]
+    assert test_pianos.count("timgm") >= len(test_pianos) // 3
+    assert plan("default", 0) == pieces and plan("default", 1) != pieces
+
+
+def test_etudes_cover_the_keyboard_and_hard_textures():
+    rng = np.random.default_rng(0)
+    pitches, max_chord, fastest, repeats = set(), 0, np.inf, 0
+    for number in range(1, 40):
+        score = etudes.etude(rng, number)
+        notes = score.notes
+        pitches |= set(notes[:, 0].astype(int))
+        starts, counts = np.unique(notes[:, 1], return_counts=True)
+        max_chord = max(max_chord, counts.max())
+        fastest = min(fastest, np.diff(starts).min())
+        for pitch in np.unique(notes[:, 0]):
+            gaps = np.diff(np.sort(notes[notes[:, 0] == pitch, 1]))
+            repeats += int(np.sum(np.isclose(gaps, 0.25)))
+    assert pitches == set(range(21, 109))
+    assert max_chord >= 7 and fastest <= 0.25 and repeats > 100
+
+
+def test_performance_rolls_some_chords_and_uses_pedal():
+    rng = np.random.default_rng(3)
+    performances = [perform(etudes.etude(rng, n), rng) for n in range(1, 20)]
+    assert sum(len(p.pedal) > 0 for p in performances) >= 10
+    for p in performances:
+        assert (p.notes[:, 1] > p.notes[:, 0]).all()
+        assert p.notes[:, 3].min() >= 1 and p.notes[:, 3].max() <= 127
