@@ -10,8 +10,9 @@ from collections import defaultdict
 
 import numpy as np
 import torch
-from mir_eval.transcription import precision_recall_f1_overlap
-from mir_eval.util import midi_to_hz
+from mir_eval.transcription import average_overlap_ratio, match_notes
+from mir_eval.transcription_velocity import precision_recall_f1_overlap as velocity_scores
+from mir_eval.util import f_measure, midi_to_hz
 
 from constants import HOP_SIZE, MIN_MIDI, SAMPLE_RATE
 
@@ -57,40 +58,77 @@ def to_mir_eval(pitches, intervals):
 
 
 def frame_scores(prediction, label):
-    """Precision, recall and F1 of a binary roll against the label roll, counted over frames and keys."""
+    """Precision, recall, F1 and accuracy (Dixon, 2000) of a binary roll against the label roll.
+
+    Counted over all frames and keys; accuracy is TP / (TP + FP + FN).
+    """
     true_positives = float(np.sum(prediction & label))
-    precision = true_positives / max(float(prediction.sum()), 1.0)
-    recall = true_positives / max(float(label.sum()), 1.0)
+    predicted, actual = float(prediction.sum()), float(label.sum())
+    precision = true_positives / max(predicted, 1.0)
+    recall = true_positives / max(actual, 1.0)
     f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-    return precision, recall, f1
+    accuracy = true_positives / max(predicted + actual - true_positives, 1.0)
+    return precision, recall, f1, accuracy
 
 
-def evaluate_piece(frame_prob, onset_prob, label_frame, label_onset, onset_threshold=0.5, frame_threshold=0.5):
-    """Every metric of one piece: T x 88 probabilities against T x 88 label rolls (numpy arrays)."""
+def note_scores(ref_intervals, ref_hz, est_intervals, est_hz, offset_ratio=None):
+    """mir_eval's note precision, recall, F1 and mean overlap ratio, matching one key at a time.
+
+    Notes of different keys never match (mir_eval's pitch tolerance is half a semitone), so the best
+    matching of a whole piece is the union of the best matchings of each key: the same result as
+    mir_eval's precision_recall_f1_overlap, without comparing every note with every other one.
+    """
+    if len(ref_hz) == 0 or len(est_hz) == 0:
+        return 0.0, 0.0, 0.0, 0.0
+    matched, overlaps = 0, 0.0
+    for hz in np.intersect1d(ref_hz, est_hz):
+        r, e = ref_hz == hz, est_hz == hz
+        matching = match_notes(ref_intervals[r], ref_hz[r], est_intervals[e], est_hz[e], offset_ratio=offset_ratio)
+        matched += len(matching)
+        if matching:
+            overlaps += average_overlap_ratio(ref_intervals[r], est_intervals[e], matching) * len(matching)
+    precision, recall = matched / len(est_hz), matched / len(ref_hz)
+    return precision, recall, f_measure(precision, recall), overlaps / matched if matched else 0.0
+
+
+def evaluate_piece(frame_prob, onset_prob, label_frame, label_onset, velocity=None, label_velocity=None,
+                   onset_threshold=0.5, frame_threshold=0.5):
+    """Every metric of one piece: T x 88 probabilities against T x 88 label rolls (numpy arrays).
+
+    With a predicted velocity roll (values in [0, 1]), the note metrics with velocity are added.
+    """
     metrics = {}
     for name, prob, label, threshold in (("frame", frame_prob, label_frame, frame_threshold),
                                          ("onset", onset_prob, label_onset, onset_threshold)):
-        precision, recall, f1 = frame_scores(prob > threshold, label > 0.5)
+        precision, recall, f1, accuracy = frame_scores(prob > threshold, label > 0.5)
         metrics[f"metric/frame/{name}_precision"] = precision
         metrics[f"metric/frame/{name}_recall"] = recall
         metrics[f"metric/frame/{name}_f1"] = f1
+        if name == "frame":
+            metrics["metric/frame/accuracy"] = accuracy
 
     # Reference notes are decoded from the label rolls by the same rules as the predictions.
-    ref_pitches, ref_intervals, _ = extract_notes(label_onset, label_frame)
-    est_pitches, est_intervals, _ = extract_notes(onset_prob, frame_prob, onset_threshold=onset_threshold,
-                                                  frame_threshold=frame_threshold)
+    ref_pitches, ref_intervals, ref_velocities = extract_notes(label_onset, label_frame, label_velocity)
+    est_pitches, est_intervals, est_velocities = extract_notes(onset_prob, frame_prob, velocity, onset_threshold,
+                                                               frame_threshold)
     ref = to_mir_eval(ref_pitches, ref_intervals)
     est = to_mir_eval(est_pitches, est_intervals)
+    both = len(ref_pitches) > 0 and len(est_pitches) > 0
     with warnings.catch_warnings():           # mir_eval warns on empty note lists; they score 0
         warnings.simplefilter("ignore")
         for name, offset_ratio in (("note", None), ("note-with-offsets", 0.2)):
-            if len(ref_pitches) and len(est_pitches):
-                scores = precision_recall_f1_overlap(*ref, *est, offset_ratio=offset_ratio)
-            else:
-                scores = (0.0, 0.0, 0.0, 0.0)
-            for key, value in zip(("precision", "recall", "f1", "overlap"), scores):
-                metrics[f"metric/{name}/{key}"] = float(value)
+            scores = note_scores(*ref, *est, offset_ratio=offset_ratio)
+            metrics.update(named(name, scores))
+            if velocity is not None:
+                name = "note-with-velocity" if offset_ratio is None else "note-with-offsets-and-velocity"
+                scores = (velocity_scores(ref[0], ref[1], ref_velocities, est[0], est[1], est_velocities,
+                                          offset_ratio=offset_ratio) if both else (0.0,) * 4)
+                metrics.update(named(name, scores))
     return metrics
+
+
+def named(name, scores):
+    return {f"metric/{name}/{key}": float(value) for key, value in zip(("precision", "recall", "f1", "overlap"), scores)}
 
 
 def evaluate(model, dataset, device, onset_threshold=0.5, frame_threshold=0.5):
@@ -100,15 +138,79 @@ def evaluate(model, dataset, device, onset_threshold=0.5, frame_threshold=0.5):
     with torch.no_grad():
         for item in dataset:
             audio = item["audio"].to(device).unsqueeze(0)
-            frame_logit, onset_logit = model(audio)
+            frame_logit, onset_logit = model(audio)[:2]
             frame_label, onset_label = item["frame"].to(device), item["onset"].to(device)
             results["metric/loss/frame_loss"].append(
                 torch.nn.functional.binary_cross_entropy_with_logits(frame_logit[0], frame_label).item())
             results["metric/loss/onset_loss"].append(
                 torch.nn.functional.binary_cross_entropy_with_logits(onset_logit[0], onset_label).item())
             piece = evaluate_piece(torch.sigmoid(frame_logit[0]).cpu().numpy(), torch.sigmoid(onset_logit[0]).cpu().numpy(),
-                                   item["frame"].numpy(), item["onset"].numpy(), onset_threshold, frame_threshold)
+                                   item["frame"].numpy(), item["onset"].numpy(), onset_threshold=onset_threshold,
+                                   frame_threshold=frame_threshold)
             for key, value in piece.items():
                 results[key].append(value)
     model.train()
     return results
+
+
+def results_lines(metrics):
+    """The 2020 homework's results.txt lines: mean and standard deviation over pieces."""
+    lines = []
+    for key, values in metrics.items():
+        _, category, name = key.split("/")
+        lines.append(f"{category:>32} {name:26}: {np.mean(values):.3f} +- {np.std(values):.3f}")
+    return lines
+
+
+def load_model(checkpoint_path, device="cpu"):
+    """The model a train.py checkpoint holds, built from its recorded type and widths."""
+    from model import MODELS
+    if not os.path.exists(checkpoint_path):
+        sys.exit(f"no checkpoint at {checkpoint_path}")
+    try:
+        checkpoint = torch.load(checkpoint_path, map_location=device, weights_only=True)
+        model_type, cnn_unit, fc_unit = checkpoint["model_type"], checkpoint["cnn_unit"], checkpoint["fc_unit"]
+    except Exception as error:
+        sys.exit(f"{checkpoint_path} is not a checkpoint written by train.py ({type(error).__name__}: {error})")
+    if model_type not in MODELS:
+        sys.exit(f"{checkpoint_path} holds a {model_type!r} model, which model.py does not define")
+    try:
+        model = MODELS[model_type](cnn_unit, fc_unit)
+    except NotImplementedError as stub:
+        sys.exit(f"{checkpoint_path} holds a {model_type!r} model, but model.py says: {stub}")
+    try:
+        model.load_state_dict(checkpoint["model_state_dict"])
+    except RuntimeError as error:
+        first = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+        sys.exit(f"{checkpoint_path} does not fit {type(model).__name__} with cnn_unit={cnn_unit}, fc_unit={fc_unit} "
+                 f"in model.py ({first}); was model.py changed after training?")
+    return model.to(device).eval(), checkpoint
+
+
+def main():
+    from constants import DEFAULT_DATA_PATH
+    from dataset import DataError, MAESTRO_small
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint")
+    parser.add_argument("--group", default="test", choices=["train", "validation", "test", "debug"])
+    parser.add_argument("--data_path", default=DEFAULT_DATA_PATH)
+    parser.add_argument("--sequence_length", type=int, default=None, help="evaluate the first N samples only")
+    parser.add_argument("--out", default=None, help="results file (default: results-<group>.txt by the checkpoint)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+    model, _ = load_model(args.checkpoint, args.device)
+    try:
+        dataset = MAESTRO_small(args.data_path, groups=[args.group], sequence_length=args.sequence_length,
+                                random_sample=False)
+    except DataError as error:
+        sys.exit(f"data error: {error}")
+    lines = results_lines(evaluate(model, dataset, args.device))
+    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"results-{args.group}.txt")
+    with open(out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

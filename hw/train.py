@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from constants import DEFAULT_DATA_PATH, SEQUENCE_LENGTH
 from dataset import DataError, MAESTRO_small, allocate_batch
-from evaluate import evaluate
+from evaluate import evaluate, results_lines
 from model import MODELS
 
 # `full` is the 2020 homework's configuration (meant for a GPU). `cpu` keeps every architecture but
@@ -192,13 +192,11 @@ def test(model, args, log):
     sequence_length = SEQUENCE_LENGTH if args.debug else None
     test_set = MAESTRO_small(args.data_path, groups=["test"], sequence_length=sequence_length,
                              seed=args.seed, random_sample=False)
-    metrics = evaluate(model, test_set, args.device)
+    lines = results_lines(evaluate(model, test_set, args.device))
     with open(os.path.join(args.logdir, "results.txt"), "w") as f:
-        for key, values in metrics.items():
-            _, category, name = key.split("/")
-            line = f"{category:>32} {name:26}: {np.mean(values):.3f} +- {np.std(values):.3f}"
-            log(line)
-            f.write(line + "\n")
+        f.write("\n".join(lines) + "\n")
+    for line in lines:
+        log(line)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import soundfile
 import torch
 from torch.utils.data import DataLoader
 
-from conftest import write_piece, write_records
+from pieces import write_piece, write_records
 from dataset import DataError, MAESTRO_small, allocate_batch
 
 FPS = 16000 / 512
