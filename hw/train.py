@@ -122,6 +122,7 @@ def main(args):
     with open(os.path.join(args.logdir, "config.json"), "w") as f:
         json.dump(run_info(args), f, indent=1)
 
+    model = build_model(args)
     train_groups = ["debug"] if args.debug else ["train"]
     train_set = MAESTRO_small(args.data_path, groups=train_groups, sequence_length=args.sequence_length,
                               seed=args.seed, random_sample=True)
@@ -130,7 +131,6 @@ def main(args):
     loader = DataLoader(train_set, args.batch_size, shuffle=True, drop_last=True,
                         generator=torch.Generator().manual_seed(args.seed))
 
-    model = build_model(args)
     optimizer = torch.optim.Adam(model.parameters(), args.learning_rate, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1000, gamma=0.98)
     step = 0

@@ -1,0 +1,182 @@
+"""train.py, evaluate.py and transcribe.py on real files: runs, outputs, and one-sentence errors."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile
+import torch
+from mir_eval.transcription import precision_recall_f1_overlap
+from scipy.signal import resample_poly
+
+from bench.extract_notes import extract_notes_loop, random_rolls
+from evaluate import evaluate_piece, extract_notes, note_scores, to_mir_eval
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HW = os.path.join(ROOT, "hw")
+
+
+def run(args, cwd=HW, **kwargs):
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, **kwargs)
+
+
+def test_extract_notes_rules():
+    onsets, frames = np.zeros((60, 88)), np.zeros((60, 88))
+    frames[5:20, 10] = 1
+    onsets[[5, 12], 10] = 1          # struck again at 12 while still sounding: two notes
+    onsets[30:32, 11] = 1            # an onset two frames long is one note; it lasts while the onset is on
+    frames[40:50, 12] = 1            # frames without an onset make no note
+    pitches, intervals, _ = extract_notes(onsets, frames)
+    assert pitches.tolist() == [10, 10, 11]
+    assert intervals.tolist() == [[5, 12], [12, 20], [30, 32]]
+
+
+def test_extract_notes_matches_the_per_note_loop():
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        onsets, frames = random_rolls(rng, 400)
+        pitches, intervals, _ = extract_notes(onsets, frames)
+        loop_pitches, loop_intervals = extract_notes_loop(onsets, frames)
+        assert np.array_equal(pitches, loop_pitches) and np.array_equal(intervals, loop_intervals)
+
+
+def test_note_scores_equal_mir_eval():
+    rng = np.random.default_rng(1)
+    label_onsets, label_frames = (r > 0.5 for r in random_rolls(rng, 800))
+    ref_pitches, ref_intervals, _ = extract_notes(label_onsets, label_frames)
+    # An imperfect transcription: notes shifted by up to two frames, some dropped, some added.
+    keep = rng.random(len(ref_pitches)) > 0.2
+    est_intervals = ref_intervals[keep] + rng.integers(-2, 3, (keep.sum(), 2))
+    est_intervals[:, 1] = np.maximum(est_intervals[:, 1], est_intervals[:, 0] + 1)
+    est_pitches = np.concatenate([ref_pitches[keep], rng.integers(0, 88, 30)])
+    est_intervals = np.concatenate([est_intervals, np.sort(rng.integers(0, 800, (30, 2)), axis=1) + [0, 1]])
+    ref, est = to_mir_eval(ref_pitches, ref_intervals), to_mir_eval(est_pitches, est_intervals)
+    for offset_ratio in (None, 0.2):
+        ours = note_scores(*ref, *est, offset_ratio=offset_ratio)
+        theirs = precision_recall_f1_overlap(*ref, *est, offset_ratio=offset_ratio)
+        assert np.allclose(ours, theirs) and ours[2] > 0.3
+
+
+def test_perfect_and_empty_predictions():
+    rng = np.random.default_rng(2)
+    onsets, frames = ((r > 0.5).astype(np.float32) for r in random_rolls(rng, 300))
+    perfect = evaluate_piece(frames, onsets, frames, onsets)
+    assert all(perfect[f"metric/{k}/f1"] == 1.0 for k in ("note", "note-with-offsets"))
+    assert perfect["metric/frame/frame_f1"] == 1.0 and perfect["metric/frame/accuracy"] == 1.0
+    empty = evaluate_piece(np.zeros_like(frames), np.zeros_like(onsets), frames, onsets)
+    assert empty["metric/note/f1"] == 0.0 and empty["metric/frame/frame_recall"] == 0.0
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tmp_path_factory):
+    """A real, short train.py run of the baseline on the tiny set."""
+    logdir = str(tmp_path_factory.mktemp("run"))
+    result = run(["train.py", "--data_path", tiny_data, "--logdir", logdir, "-i", "4", "-vi", "2", "-b", "2",
+                  "-cnn", "4", "-fc", "16"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    return logdir, result
+
+
+def test_training_run_logs_everything(trained):
+    logdir, result = trained
+    assert "No CUDA device: using the cpu profile" in result.stdout + result.stderr
+    config = json.load(open(os.path.join(logdir, "config.json")))
+    assert {"torch", "python", "device", "git_commit", "numpy"} <= set(config) and config["args"]["seed"] == 42
+    rows = [json.loads(line) for line in open(os.path.join(logdir, "metrics.jsonl"))]
+    assert [r["step"] for r in rows] == [2, 4] and "metric/note/f1" in rows[0]
+    console = open(os.path.join(logdir, "console.log")).read()
+    assert "metric/loss/frame_loss      : " in console and "metric/note-with-offsets/f1 : " in console
+    results = open(os.path.join(logdir, "results.txt")).read().splitlines()
+    assert any(line.startswith("                            note f1                        : ") for line in results)
+    checkpoint = torch.load(os.path.join(logdir, "model-4.pt"), weights_only=True)
+    assert checkpoint["step"] == 4 and checkpoint["model_type"] == "baseline" and checkpoint["cnn_unit"] == 4
+
+
+def test_resume_continues_from_the_checkpoint(trained, tiny_data, tmp_path):
+    logdir, _ = trained
+    result = run(["train.py", "--data_path", tiny_data, "--logdir", str(tmp_path), "-i", "6", "-vi", "2", "-b", "2",
+                  "-cnn", "4", "-fc", "16", "--resume", os.path.join(logdir, "model-4.pt")])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [json.loads(line)["step"] for line in open(tmp_path / "metrics.jsonl")] == [6]
+
+
+def test_evaluate_cli_writes_results(trained, tiny_data, tmp_path):
+    logdir, _ = trained
+    out = tmp_path / "results.txt"
+    result = run(["evaluate.py", os.path.join(logdir, "model-4.pt"), "--data_path", tiny_data, "--group",
+                  "validation", "--out", str(out)])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "frame_f1" in out.read_text() and "note-with-offsets" in out.read_text()
+
+
+def test_transcribe_any_audio_file(trained, tiny_data, tmp_path):
+    logdir, _ = trained
+    record = json.load(open(os.path.join(tiny_data, "data.json")))[0]
+    audio, _ = soundfile.read(os.path.join(tiny_data, record["audio_filename"]), dtype="float32")
+    resampled = resample_poly(audio, 3, 1)                                     # 48 kHz stereo
+    soundfile.write(tmp_path / "take.ogg", np.stack([resampled, 0.5 * resampled], axis=1), 48000)
+    result = run(["transcribe.py", os.path.join(logdir, "model-4.pt"), str(tmp_path / "take.ogg"), "--out",
+                  str(tmp_path / "out")])
+    assert result.returncode == 0, result.stderr[-2000:]
+    probabilities = np.load(tmp_path / "out" / "take.npz")
+    assert probabilities["frame"].shape == (len(audio) // 512, 88) == probabilities["onset"].shape
+    pretty_midi.PrettyMIDI(str(tmp_path / "out" / "take.mid"))
+    assert soundfile.info(str(tmp_path / "out" / "take.wav")).samplerate == 16000
+    assert (tmp_path / "out" / "take.png").stat().st_size > 10000
+
+
+def test_chunked_prediction_equals_one_pass(tmp_path):
+    import transcribe
+    from model import Transcriber
+    torch.manual_seed(0)
+    model = Transcriber(4, 16).eval()
+    audio = np.random.default_rng(0).standard_normal(16000 * 70).astype(np.float32) * 0.1
+    frames, onsets = transcribe.predict(model, audio, "cpu")
+    with torch.no_grad():
+        frame_logit, onset_logit = model(torch.from_numpy(audio[: len(audio) // 512 * 512])[None])
+    assert frames.shape == (len(audio) // 512, 88)
+    # Chunk boundaries (every 30 s) must not show. Only the first and last frames may differ: there the
+    # chunked pass sees padded silence where the one-pass model sees its convolutions' zero padding.
+    inner = slice(4, -4)
+    assert np.allclose(frames[inner], torch.sigmoid(frame_logit[0]).numpy()[inner], atol=1e-5)
+    assert np.allclose(onsets[inner], torch.sigmoid(onset_logit[0]).numpy()[inner], atol=1e-5)
+
+
+def test_bad_inputs_get_one_sentence(trained, tmp_path):
+    logdir, _ = trained
+    checkpoint = os.path.join(logdir, "model-4.pt")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    soundfile.write(tmp_path / "silent.wav", np.zeros(0, np.float32), 16000)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    wrong_size = torch.load(checkpoint, weights_only=True)
+    wrong_size["cnn_unit"] = 8
+    torch.save(wrong_size, tmp_path / "wrong.pt")
+    cases = [
+        (["transcribe.py", checkpoint, str(tmp_path / "empty.wav")], "cannot read audio file"),
+        (["transcribe.py", checkpoint, str(tmp_path / "silent.wav")], "is empty"),
+        (["transcribe.py", str(tmp_path / "junk.pt"), str(tmp_path / "silent.wav")], "not a checkpoint written by train.py"),
+        (["evaluate.py", str(tmp_path / "wrong.pt")], "does not fit Transcriber with cnn_unit=8"),
+        (["train.py", "--model_type", "onf", "-i", "1", "--data_path", str(tmp_path)], "Q3: build the layers of Transcriber_ONF"),
+    ]
+    for args, message in cases:
+        result = run(args + ["--out", str(tmp_path / "o")] if args[0] == "transcribe.py" else args)
+        assert result.returncode != 0, args
+        assert message in result.stderr and "Traceback" not in result.stderr, (args, result.stderr[-1500:])
+
+
+def test_a_model_with_wrong_outputs_is_named(tiny_data, tmp_path):
+    handout = tmp_path / "hw"
+    shutil.copytree(HW, handout, ignore=shutil.ignore_patterns("runs", "tests", "__pycache__"))
+    model = (handout / "model.py").read_text()
+    model = model.replace("        return frame_logit, onset_logit\n\n\nclass Transcriber_RNN",
+                          "        return frame_logit.transpose(1, 2), onset_logit\n\n\nclass Transcriber_RNN")
+    (handout / "model.py").write_text(model)
+    result = run(["train.py", "--data_path", tiny_data, "--logdir", str(tmp_path / "run"), "-i", "1", "-b", "2",
+                  "-cnn", "4", "-fc", "16"], cwd=handout)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "forward must return (frame_logit, onset_logit), each of shape (2, 160, 88)" in result.stderr
+    assert "[(2, 88, 160), (2, 160, 88)]" in result.stderr
