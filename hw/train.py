@@ -28,11 +28,11 @@ from evaluate import evaluate, results_lines
 from model import MODELS
 
 # `full` is the 2020 homework's configuration (meant for a GPU). `cpu` keeps every architecture but
-# trains on smaller batches of shorter crops with narrower convolutions, so 5000 steps fit in half an
-# hour on a 2-core laptop.
+# trains on smaller batches of shorter crops with narrower convolutions, so 5000 steps of any model fit
+# in half an hour on 2 cores (measured with bench/train_speed.py: 0.07-0.28 s per step).
 PROFILES = {
     "full": dict(batch_size=16, sequence_length=SEQUENCE_LENGTH, cnn_unit=48, fc_unit=256),
-    "cpu": dict(batch_size=4, sequence_length=81920, cnn_unit=16, fc_unit=128),
+    "cpu": dict(batch_size=2, sequence_length=81920, cnn_unit=16, fc_unit=128),
 }
 
 

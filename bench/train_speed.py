@@ -1,0 +1,74 @@
+"""Seconds per training step of every model type under each profile (solutions' models, real crops).
+
+    python bench/train_speed.py [--profiles cpu full] [--steps 10] [--data data/default]
+
+A step is what train.py does: a forward pass on a batch of random crops, both losses, backward,
+per-parameter clipping and an Adam update. Prints s/step and the time 5000 steps would take.
+"""
+import argparse
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(ROOT, "solutions"), os.path.join(ROOT, "hw")]
+from dataset import MAESTRO_small  # noqa: E402
+from model import MODELS  # noqa: E402
+from train import PROFILES  # noqa: E402
+
+
+def seconds_per_step(model_type, profile, steps, data, device):
+    settings = PROFILES[profile]
+    torch.manual_seed(0)
+    model = MODELS[model_type](settings["cnn_unit"], settings["fc_unit"]).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), 6e-4)
+    dataset = MAESTRO_small(data, groups=["train"], sequence_length=settings["sequence_length"], seed=0)
+    batch = [dataset[i] for i in range(settings["batch_size"])]
+    audio = torch.stack([b["audio"] for b in batch]).to(device)
+    frame, onset = (torch.stack([b[k] for b in batch]).to(device) for k in ("frame", "onset"))
+
+    def step():
+        frame_logit, onset_logit = model(audio)
+        loss = F.binary_cross_entropy_with_logits(frame_logit, frame) + F.binary_cross_entropy_with_logits(onset_logit, onset)
+        optimizer.zero_grad()
+        loss.backward()
+        for parameter in model.parameters():
+            torch.nn.utils.clip_grad_norm_([parameter], 3.0)
+        optimizer.step()
+
+    step()                                   # warm-up
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / steps
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profiles", nargs="+", default=["cpu", "full"], choices=list(PROFILES))
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--steps", type=int, default=10, help="timed steps (the full profile on CPU uses 2)")
+    parser.add_argument("--data", default=os.path.join(ROOT, "data", "default"))
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+    name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device: {name}; torch {torch.__version__}")
+    for profile in args.profiles:
+        settings = PROFILES[profile]
+        steps = 2 if profile == "full" and args.device == "cpu" else args.steps
+        print(f"profile {profile}: batch {settings['batch_size']} x {settings['sequence_length']} samples, "
+              f"cnn_unit {settings['cnn_unit']}, fc_unit {settings['fc_unit']}")
+        for model_type in args.models:
+            seconds = seconds_per_step(model_type, profile, steps, args.data, args.device)
+            print(f"  {model_type:>8}: {seconds:6.3f} s/step, 5000 steps = {seconds * 5000 / 60:6.1f} min")
+
+
+if __name__ == "__main__":
+    main()
