@@ -133,12 +133,12 @@ def main(args):
 
     optimizer = torch.optim.Adam(model.parameters(), args.learning_rate, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1000, gamma=0.98)
-    step = 0
+    step, elapsed_before = 0, 0.0
     if args.resume:
         checkpoint = torch.load(args.resume, map_location=args.device, weights_only=True)
         model.load_state_dict(checkpoint["model_state_dict"])
         optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
-        step = checkpoint["step"]
+        step, elapsed_before = checkpoint["step"], checkpoint.get("elapsed", 0.0)
         scheduler.last_epoch = step
         log(f"resumed from {args.resume} at step {step}")
     log(f"{args.model_type}: {sum(p.numel() for p in model.parameters()):,} parameters, profile {args.profile}, "
@@ -148,6 +148,7 @@ def main(args):
         while True:
             yield from loader
 
+    started = time.time()
     progress = tqdm(range(step + 1, args.iterations + 1), initial=step, total=args.iterations, dynamic_ncols=True)
     for step, batch in zip(progress, batches()):
         batch = allocate_batch(batch, args.device)
@@ -172,18 +173,19 @@ def main(args):
             for key, values in metrics.items():
                 if key.endswith("f1") or "loss" in key:
                     log(f"{key:27} : {np.mean(values):.4f}")
+            elapsed = elapsed_before + time.time() - started      # training time, across resumptions
             with open(os.path.join(args.logdir, "metrics.jsonl"), "a") as f:
-                f.write(json.dumps({"step": step, "time": time.time(),
+                f.write(json.dumps({"step": step, "elapsed": round(elapsed, 1),
                                     **{k: float(np.mean(v)) for k, v in metrics.items()}}) + "\n")
-            save_checkpoint(model, optimizer, step, args)
+            save_checkpoint(model, optimizer, step, elapsed, args)
 
     test(model, args, log)
 
 
-def save_checkpoint(model, optimizer, step, args):
+def save_checkpoint(model, optimizer, step, elapsed, args):
     """Weights and configuration only (no pickled objects), so torch.load(weights_only=True) reads it."""
     torch.save({"model_state_dict": model.state_dict(), "optimizer_state_dict": optimizer.state_dict(),
-                "step": step, "model_type": args.model_type, "cnn_unit": args.cnn_unit, "fc_unit": args.fc_unit,
+                "step": step, "elapsed": elapsed, "model_type": args.model_type, "cnn_unit": args.cnn_unit, "fc_unit": args.fc_unit,
                 "profile": args.profile}, os.path.join(args.logdir, f"model-{step}.pt"))
 
 

@@ -1,0 +1,102 @@
+"""Reference runs: every model type trained with the solutions, kept as the logs students compare with.
+
+Each run trains in a private copy of the handout whose model.py is the solution file, so it runs the
+same train.py students run. Runs live in runs/reference/<profile>/<model>-seed<N>/ and resume from
+their newest checkpoint, so a 5000-step run may be spread over several sittings. `collect` writes
+hw/log_examples/<profile>/<model>.txt (the console log of the first seed) and .json (validation
+metrics per step for every seed, versions, device, wall time, and a tolerance band per metric and step).
+"""
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNS = os.path.join(ROOT, "runs", "reference")
+LOG_EXAMPLES = os.path.join(ROOT, "hw", "log_examples")
+BANDED = ["metric/loss/frame_loss", "metric/loss/onset_loss", "metric/frame/frame_f1", "metric/frame/onset_f1",
+          "metric/note/f1", "metric/note-with-offsets/f1"]
+BAND_FLOOR = 0.03          # the smallest half-width of a band, in metric units
+
+
+def run_folder(profile, model, seed, runs=RUNS):
+    return os.path.join(runs, profile, f"{model}-seed{seed}")
+
+
+def newest_checkpoint(logdir):
+    checkpoints = glob.glob(os.path.join(logdir, "model-*.pt"))
+    return max(checkpoints, key=lambda p: int(re.search(r"model-(\d+)\.pt$", p).group(1)), default=None)
+
+
+def train(profile, model, seed, steps, validation_interval, data_path, runs=RUNS):
+    """Train (or continue training) one reference run; returns its log folder."""
+    folder = run_folder(profile, model, seed, runs)
+    handout = os.path.join(folder, "hw")
+    logdir = os.path.join(folder, "log")
+    if os.path.exists(os.path.join(logdir, "results.txt")) and newest_checkpoint(logdir).endswith(f"-{steps}.pt"):
+        print(f"{profile}/{model} seed {seed}: already done")
+        return logdir
+    shutil.rmtree(handout, ignore_errors=True)
+    shutil.copytree(os.path.join(ROOT, "hw"), handout,
+                    ignore=shutil.ignore_patterns("runs", "tests", "log_examples", "__pycache__", "*.md"))
+    shutil.copyfile(os.path.join(ROOT, "solutions", "model.py"), os.path.join(handout, "model.py"))
+    command = [sys.executable, "train.py", "--model_type", model, "--profile", profile, "-i", str(steps),
+               "-vi", str(validation_interval), "--seed", str(seed), "--data_path", os.path.abspath(data_path),
+               "--logdir", os.path.abspath(logdir)]
+    checkpoint = newest_checkpoint(logdir)
+    if checkpoint:
+        command += ["--resume", checkpoint]
+    print(f"{profile}/{model} seed {seed}: " + ("resuming from " + checkpoint if checkpoint else "starting"), flush=True)
+    subprocess.run(command, cwd=handout, check=True)
+    return logdir
+
+
+def read_run(logdir):
+    rows = {}
+    with open(os.path.join(logdir, "metrics.jsonl")) as f:
+        for line in f:
+            row = json.loads(line)
+            rows[row["step"]] = row           # a resumed run may repeat a step: keep the newest row
+    with open(os.path.join(logdir, "config.json")) as f:
+        config = json.load(f)
+    return [rows[step] for step in sorted(rows)], config
+
+
+def band(values_per_seed):
+    """[low, high] per step: the seeds' range widened by max(2 standard deviations, BAND_FLOOR)."""
+    values = np.array(values_per_seed)
+    margin = np.maximum(2 * values.std(axis=0), BAND_FLOOR)
+    return [[round(float(lo), 4), round(float(hi), 4)] for lo, hi in zip(values.min(axis=0) - margin,
+                                                                         values.max(axis=0) + margin)]
+
+
+def collect(profile, model, seeds, name=None, runs_folder=RUNS, out=LOG_EXAMPLES):
+    """Write the log example and the band of one model from its finished runs."""
+    runs = [read_run(os.path.join(run_folder(profile, model, seed, runs_folder), "log")) for seed in seeds]
+    steps = [row["step"] for row in runs[0][0]]
+    if any([row["step"] for row in rows] != steps for rows, _ in runs):
+        sys.exit(f"{profile}/{model}: the seeds' runs validated at different steps; finish them all first")
+    config = runs[0][1]
+    example = {
+        "model_type": model, "profile": profile, "seeds": list(seeds), "steps": steps,
+        "args": config["args"], "versions": {k: config[k] for k in ("python", "torch", "numpy")},
+        "device": config["device"], "git_commit": config["git_commit"],
+        "wall_time_seconds": [rows[-1]["elapsed"] for rows, _ in runs],
+        "metrics": {str(seed): rows for seed, (rows, _) in zip(seeds, runs)},
+        "band": {key: band([[row[key] for row in rows] for rows, _ in runs]) for key in BANDED},
+        "band_rule": f"per step: the range over {len(seeds)} seed(s), widened on each side by the larger of "
+                     f"2 standard deviations and {BAND_FLOOR}",
+    }
+    out = os.path.join(out, profile)
+    os.makedirs(out, exist_ok=True)
+    name = name or model
+    with open(os.path.join(out, f"{name}.json"), "w") as f:
+        json.dump(example, f, indent=1)
+    console = os.path.join(run_folder(profile, model, seeds[0], runs_folder), "log", "console.log")
+    shutil.copyfile(console, os.path.join(out, f"{name}.txt"))
+    return os.path.join(out, f"{name}.json")

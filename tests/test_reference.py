@@ -1,0 +1,33 @@
+"""`python -m grader reference`: real (short) runs of the solutions, resumption, log examples and bands."""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def reference(tmp_path, tiny_data, steps, seeds):
+    return subprocess.run([sys.executable, "-m", "grader", "reference", "--profile", "cpu", "--steps", str(steps),
+                           "--validation_interval", "2", "--models", "rnn", "--seeds", *map(str, seeds),
+                           "--data_path", tiny_data, "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out")],
+                          cwd=ROOT, capture_output=True, text=True)
+
+
+def test_reference_runs_resume_and_write_bands(tiny_data, tmp_path):
+    first = reference(tmp_path, tiny_data, 2, [1, 2])
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = reference(tmp_path, tiny_data, 4, [1, 2])            # more steps: both seeds resume at step 2
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stdout.count("resuming from") == 2
+    example = json.load(open(tmp_path / "out" / "cpu" / "rnn.json"))
+    assert example["steps"] == [2, 4] and example["seeds"] == [1, 2]
+    assert example["versions"]["torch"] and example["device"] and len(example["wall_time_seconds"]) == 2
+    for key, bands in example["band"].items():
+        for i, (low, high) in enumerate(bands):
+            values = [example["metrics"][seed][i][key] for seed in ("1", "2")]
+            assert low <= min(values) and max(values) <= high and high - low >= 0.06
+    console = (tmp_path / "out" / "cpu" / "rnn.txt").read_text()
+    assert "metric/note/f1              : " in console and "resumed from" in console
+    third = reference(tmp_path, tiny_data, 4, [1, 2])
+    assert third.stdout.count("already done") == 2
