@@ -131,8 +131,11 @@ def named(name, scores):
     return {f"metric/{name}/{key}": float(value) for key, value in zip(("precision", "recall", "f1", "overlap"), scores)}
 
 
-def evaluate(model, dataset, device, onset_threshold=0.5, frame_threshold=0.5):
-    """Run the model on every item of a dataset; returns {metric: [value per item]} including the losses."""
+def evaluate(model, dataset, device, onset_threshold=0.5, frame_threshold=0.5, midi_folder=None):
+    """Run the model on every item of a dataset; returns {metric: [value per item]} including the losses.
+
+    With midi_folder, each item's transcription is also written there as <audio file name>.mid.
+    """
     results = defaultdict(list)
     model.eval()
     with torch.no_grad():
@@ -149,6 +152,13 @@ def evaluate(model, dataset, device, onset_threshold=0.5, frame_threshold=0.5):
                                    frame_threshold=frame_threshold)
             for key, value in piece.items():
                 results[key].append(value)
+            if midi_folder:
+                from transcribe import write_midi
+                pitches, intervals, _ = extract_notes(torch.sigmoid(onset_logit[0]).cpu().numpy(),
+                                                      torch.sigmoid(frame_logit[0]).cpu().numpy(),
+                                                      onset_threshold=onset_threshold, frame_threshold=frame_threshold)
+                name = os.path.splitext(os.path.basename(item["path"]))[0]
+                write_midi(os.path.join(midi_folder, name + ".mid"), pitches, intervals)
     model.train()
     return results
 

@@ -190,11 +190,14 @@ def save_checkpoint(model, optimizer, step, elapsed, args):
 
 
 def test(model, args, log):
-    """Whole test pieces (in --debug, their first 6.4 s), one at a time; writes results.txt."""
+    """Whole test pieces (in --debug, their first 6.4 s), one at a time; writes results.txt (and MIDI files)."""
     sequence_length = SEQUENCE_LENGTH if args.debug else None
     test_set = MAESTRO_small(args.data_path, groups=["test"], sequence_length=sequence_length,
                              seed=args.seed, random_sample=False)
-    lines = results_lines(evaluate(model, test_set, args.device))
+    midi_folder = os.path.join(args.logdir, "midi") if args.save_midi else None
+    if midi_folder:
+        os.makedirs(midi_folder, exist_ok=True)
+    lines = results_lines(evaluate(model, test_set, args.device, midi_folder=midi_folder))
     with open(os.path.join(args.logdir, "results.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
     for line in lines:

@@ -76,12 +76,12 @@ def trained(tiny_data, tmp_path_factory):
     """A real, short train.py run of the baseline on the tiny set."""
     logdir = str(tmp_path_factory.mktemp("run"))
     result = run(["train.py", "--data_path", tiny_data, "--logdir", logdir, "-i", "4", "-vi", "2", "-b", "2",
-                  "-cnn", "4", "-fc", "16"])
+                  "-cnn", "4", "-fc", "16", "--save_midi"])
     assert result.returncode == 0, result.stderr[-3000:]
     return logdir, result
 
 
-def test_training_run_logs_everything(trained):
+def test_training_run_logs_everything(trained, tiny_data):
     logdir, result = trained
     assert "No CUDA device: using the cpu profile" in result.stdout + result.stderr
     config = json.load(open(os.path.join(logdir, "config.json")))
@@ -94,6 +94,11 @@ def test_training_run_logs_everything(trained):
     assert any(line.startswith("                            note f1                        : ") for line in results)
     checkpoint = torch.load(os.path.join(logdir, "model-4.pt"), weights_only=True)
     assert checkpoint["step"] == 4 and checkpoint["model_type"] == "baseline" and checkpoint["cnn_unit"] == 4
+    test_pieces = [r["audio_filename"] for r in json.load(open(os.path.join(tiny_data, "data.json"))) if r["split"] == "test"]
+    written = sorted(os.listdir(os.path.join(logdir, "midi")))            # --save_midi
+    assert written == sorted(os.path.basename(p).replace(".flac", ".mid") for p in test_pieces)
+    for name in written:
+        pretty_midi.PrettyMIDI(os.path.join(logdir, "midi", name))
 
 
 def test_resume_continues_from_the_checkpoint(trained, tiny_data, tmp_path):
