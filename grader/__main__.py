@@ -2,6 +2,7 @@
 
     python -m grader release           regenerate hw/model.py from solutions/model.py
     python -m grader release --check   fail if hw/model.py is out of date
+    python -m grader release --zip hw.zip   also build the student handout zip
     python -m grader reference --profile cpu [--steps 5000] [--models ...] [--seeds ...]
                                        train (or resume) the reference runs, then write hw/log_examples
 """
@@ -15,6 +16,7 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     release = commands.add_parser("release", help="generate the handout's model.py from the solutions")
     release.add_argument("--check", action="store_true", help="only check that hw/model.py is up to date")
+    release.add_argument("--zip", metavar="OUT", help="also build the student handout as a zip")
     reference = commands.add_parser("reference", help="train the solutions and write hw/log_examples")
     reference.add_argument("--profile", choices=["cpu", "full"], default="cpu")
     reference.add_argument("--steps", type=int, default=5000)
@@ -37,6 +39,9 @@ def main(argv=None):
         else:
             write_handout_model()
             print("wrote hw/model.py")
+        if args.zip:
+            from .release import build_handout_zip
+            print("wrote", build_handout_zip(args.zip))
     elif args.command == "reference":
         from .reference import LOG_EXAMPLES, RUNS, collect, train
         runs, out = args.runs or RUNS, args.out or LOG_EXAMPLES

@@ -61,3 +61,48 @@ def write_handout_model(check=False):
         with open(HANDOUT_MODEL, "w") as f:
             f.write(expected)
     return True
+
+
+# What students receive. Everything else (solutions/, grader/, tests/, bench/, built data, runs) stays out.
+HANDOUT_FILES = ["requirements.txt", "Makefile"]
+HANDOUT_FOLDERS = {"hw": None, "data": (".py", ".md"), "notebooks": (".ipynb",)}
+SKIPPED = {"__pycache__", "runs", ".cache", ".pytest_cache"}
+HANDOUT_README = """# Piano transcription homework
+
+Start with hw/README.md: it is the assignment. Quick start, in this folder:
+
+    make debug     # set up, build the data (about 5 minutes, once), train the baseline for 100 steps
+    make test      # set up, then run the self-checks (unanswered questions show as skipped)
+"""
+HANDOUT_PYTEST_INI = """[pytest]
+testpaths = hw/tests
+pythonpath = . hw
+addopts = -ra
+"""
+
+
+def handout_members():
+    """(path in the zip, path on disk) of every file students get."""
+    members = [(name, os.path.join(ROOT, name)) for name in HANDOUT_FILES]
+    for folder, suffixes in HANDOUT_FOLDERS.items():
+        for directory, subdirectories, files in os.walk(os.path.join(ROOT, folder)):
+            subdirectories[:] = sorted(d for d in subdirectories
+                                       if d not in SKIPPED and (suffixes is None or directory != os.path.join(ROOT, folder)))
+            for name in sorted(files):
+                if suffixes is None or name.endswith(suffixes):
+                    path = os.path.join(directory, name)
+                    members.append((os.path.relpath(path, ROOT), path))
+    return members
+
+
+def build_handout_zip(out):
+    """The student handout as a zip; hw/model.py must be up to date with the solutions first."""
+    import zipfile
+    if not write_handout_model(check=True):
+        raise SystemExit("hw/model.py is out of date: run `python -m grader release` first")
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, path in handout_members():
+            archive.write(path, os.path.join("piano-transcription-hw", name))
+        archive.writestr("piano-transcription-hw/README.md", HANDOUT_README)
+        archive.writestr("piano-transcription-hw/pytest.ini", HANDOUT_PYTEST_INI)
+    return out

@@ -47,3 +47,35 @@ def test_solutions_pass_the_public_tests():
                             cwd=os.path.join(ROOT, "hw"), env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "skipped" not in result.stdout.splitlines()[-1]
+
+
+def test_handout_zip_holds_no_solutions_and_its_tests_run(tmp_path):
+    import zipfile
+    out = tmp_path / "handout.zip"
+    result = subprocess.run([sys.executable, "-m", "grader", "release", "--zip", str(out)], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+        archive.extractall(tmp_path / "unpacked")
+    top = {name.split("/")[1] for name in names}
+    assert top == {"hw", "data", "notebooks", "README.md", "requirements.txt", "Makefile", "pytest.ini"}
+    assert not any(part in {"solutions", "grader", "tests", "bench", "runs", ".cache"} for name in names
+                   for part in name.split("/")[1:2]), names
+    assert "piano-transcription-hw/hw/tests/test_model.py" in names
+    assert not any(name.endswith((".flac", ".midi", ".npy", ".pt")) for name in names)
+    with open(SOLUTION_MODEL) as f:
+        solution = f.read()
+    given = {line.strip() for line in strip_solutions(solution).splitlines()}
+    answers = {line for line in solution_lines(solution) if line not in given}
+    root = tmp_path / "unpacked" / "piano-transcription-hw"
+    for name in names:
+        if name.endswith((".py", ".md", ".ipynb", ".txt", ".ini")):
+            text = (tmp_path / "unpacked" / name).read_text()
+            assert "BEGIN SOLUTION" not in text, name
+            assert not answers & {line.strip() for line in text.splitlines()}, name
+    # The unpacked handout's own tests run, and skip the unanswered questions.
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=root,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert "skipped" in run.stdout.splitlines()[-1] and "Q1:" in run.stdout
