@@ -136,6 +136,10 @@ def main(args):
     step, elapsed_before = 0, 0.0
     if args.resume:
         checkpoint = torch.load(args.resume, map_location=args.device, weights_only=True)
+        saved = (checkpoint.get("model_type"), checkpoint.get("cnn_unit"), checkpoint.get("fc_unit"))
+        if saved != (args.model_type, args.cnn_unit, args.fc_unit):
+            sys.exit(f"{args.resume} holds a {saved[0]} model with cnn_unit={saved[1]}, fc_unit={saved[2]}; "
+                     f"this run asks for {args.model_type} with cnn_unit={args.cnn_unit}, fc_unit={args.fc_unit}.")
         model.load_state_dict(checkpoint["model_state_dict"])
         optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
         step, elapsed_before = checkpoint["step"], checkpoint.get("elapsed", 0.0)
@@ -185,8 +189,8 @@ def main(args):
 def save_checkpoint(model, optimizer, step, elapsed, args):
     """Weights and configuration only (no pickled objects), so torch.load(weights_only=True) reads it."""
     torch.save({"model_state_dict": model.state_dict(), "optimizer_state_dict": optimizer.state_dict(),
-                "step": step, "elapsed": elapsed, "model_type": args.model_type, "cnn_unit": args.cnn_unit, "fc_unit": args.fc_unit,
-                "profile": args.profile}, os.path.join(args.logdir, f"model-{step}.pt"))
+                "step": step, "elapsed": elapsed, "model_type": args.model_type, "cnn_unit": args.cnn_unit,
+                "fc_unit": args.fc_unit, "profile": args.profile}, os.path.join(args.logdir, f"model-{step}.pt"))
 
 
 def test(model, args, log):

@@ -166,6 +166,8 @@ def test_bad_inputs_get_one_sentence(trained, tmp_path):
         (["transcribe.py", str(tmp_path / "junk.pt"), str(tmp_path / "silent.wav")], "not a checkpoint written by train.py"),
         (["evaluate.py", str(tmp_path / "wrong.pt")], "does not fit Transcriber with cnn_unit=8"),
         (["train.py", "--model_type", "onf", "-i", "1", "--data_path", str(tmp_path)], "Q3: build the layers of Transcriber_ONF"),
+        (["train.py", "-cnn", "8", "-fc", "16", "--resume", checkpoint, "--logdir", str(tmp_path / "r")],
+         "holds a baseline model with cnn_unit=4, fc_unit=16; this run asks for baseline with cnn_unit=8"),
     ]
     for args, message in cases:
         result = run(args + ["--out", str(tmp_path / "o")] if args[0] == "transcribe.py" else args)
