@@ -71,6 +71,17 @@ def test_perfect_and_empty_predictions():
     assert empty["metric/note/f1"] == 0.0 and empty["metric/frame/frame_recall"] == 0.0
 
 
+def test_velocity_metrics_when_velocity_is_predicted():
+    rng = np.random.default_rng(3)
+    onsets, frames = ((r > 0.5).astype(np.float32) for r in random_rolls(rng, 300))
+    velocity = frames * rng.uniform(0.2, 0.9, (1, 88))          # one velocity per key, held while it sounds
+    right = evaluate_piece(frames, onsets, frames, onsets, velocity=velocity, label_velocity=velocity)
+    assert right["metric/note-with-velocity/f1"] == 1.0 and right["metric/note-with-offsets-and-velocity/f1"] == 1.0
+    shuffled = velocity[:, rng.permutation(88)]
+    wrong = evaluate_piece(frames, onsets, frames, onsets, velocity=shuffled, label_velocity=velocity)
+    assert wrong["metric/note/f1"] == 1.0 and wrong["metric/note-with-velocity/f1"] < 0.8
+
+
 @pytest.fixture(scope="module")
 def trained(tiny_data, tmp_path_factory):
     """A real, short train.py run of the baseline on the tiny set."""
