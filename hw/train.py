@@ -123,14 +123,6 @@ def main(args):
         json.dump(run_info(args), f, indent=1)
 
     model = build_model(args)
-    train_groups = ["debug"] if args.debug else ["train"]
-    train_set = MAESTRO_small(args.data_path, groups=train_groups, sequence_length=args.sequence_length,
-                              seed=args.seed, random_sample=True)
-    validation_set = MAESTRO_small(args.data_path, groups=["validation"], sequence_length=SEQUENCE_LENGTH,
-                                   seed=args.seed, random_sample=False)
-    loader = DataLoader(train_set, args.batch_size, shuffle=True, drop_last=True,
-                        generator=torch.Generator().manual_seed(args.seed))
-
     optimizer = torch.optim.Adam(model.parameters(), args.learning_rate, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1000, gamma=0.98)
     step, elapsed_before = 0, 0.0
@@ -147,6 +139,14 @@ def main(args):
         log(f"resumed from {args.resume} at step {step}")
     log(f"{args.model_type}: {sum(p.numel() for p in model.parameters()):,} parameters, profile {args.profile}, "
         f"batch {args.batch_size} x {args.sequence_length} samples, device {args.device}")
+
+    train_groups = ["debug"] if args.debug else ["train"]
+    train_set = MAESTRO_small(args.data_path, groups=train_groups, sequence_length=args.sequence_length,
+                              seed=args.seed, random_sample=True)
+    validation_set = MAESTRO_small(args.data_path, groups=["validation"], sequence_length=SEQUENCE_LENGTH,
+                                   seed=args.seed, random_sample=False)
+    loader = DataLoader(train_set, args.batch_size, shuffle=True, drop_last=True,
+                        generator=torch.Generator().manual_seed(args.seed))
 
     def batches():
         while True:
