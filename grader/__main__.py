@@ -24,6 +24,7 @@ def main(argv=None):
     reference.add_argument("--models", nargs="+", default=["baseline", "rnn", "crnn", "onf"])
     reference.add_argument("--seeds", nargs="+", type=int, default=[42])
     reference.add_argument("--data_path", default="data/default")
+    reference.add_argument("--table", action="store_true", help="only print the table of the log examples")
     reference.add_argument("--runs", default=None, help="folder of the runs (default: runs/reference)")
     reference.add_argument("--out", default=None, help="folder of the log examples (default: hw/log_examples)")
     reference.add_argument("--name", default=None, help="file name in log_examples (default: the model type); "
@@ -43,8 +44,11 @@ def main(argv=None):
             from .release import build_handout_zip
             print("wrote", build_handout_zip(args.zip))
     elif args.command == "reference":
-        from .reference import LOG_EXAMPLES, RUNS, collect, train
+        from .reference import LOG_EXAMPLES, RUNS, collect, table, train
         runs, out = args.runs or RUNS, args.out or LOG_EXAMPLES
+        if args.table:
+            print(table(args.profile, out))
+            return
         for model in args.models:
             for seed in args.seeds:
                 train(args.profile, model, seed, args.steps, args.validation_interval, args.data_path, runs)

@@ -100,3 +100,22 @@ def collect(profile, model, seeds, name=None, runs_folder=RUNS, out=LOG_EXAMPLES
     console = os.path.join(run_folder(profile, model, seeds[0], runs_folder), "log", "console.log")
     shutil.copyfile(console, os.path.join(out, f"{name}.txt"))
     return os.path.join(out, f"{name}.json")
+
+
+TABLE_KEYS = ["metric/frame/frame_f1", "metric/frame/onset_f1", "metric/note/f1", "metric/note-with-offsets/f1"]
+
+
+def table(profile, out=LOG_EXAMPLES):
+    """A markdown table of the last validation of every log example of a profile (first seed)."""
+    lines = ["| model | frame F1 | onset F1 | note F1 | note-with-offsets F1 | steps | training time |",
+             "|---|---|---|---|---|---|---|"]
+    for model in ["baseline", "rnn", "crnn", "onf"]:
+        path = os.path.join(out, profile, f"{model}.json")
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            example = json.load(f)
+        last = example["metrics"][str(example["seeds"][0])][-1]
+        scores = " | ".join(f"{last[key]:.4f}" for key in TABLE_KEYS)
+        lines.append(f"| {model} | {scores} | {last['step']} | {example['wall_time_seconds'][0] / 60:.0f} min |")
+    return "\n".join(lines)

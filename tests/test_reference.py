@@ -31,3 +31,7 @@ def test_reference_runs_resume_and_write_bands(tiny_data, tmp_path):
     assert "metric/note/f1              : " in console and "resumed from" in console
     third = reference(tmp_path, tiny_data, 4, [1, 2])
     assert third.stdout.count("already done") == 2
+    table = subprocess.run([sys.executable, "-m", "grader", "reference", "--profile", "cpu", "--table", "--out",
+                            str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True)
+    rows = table.stdout.splitlines()
+    assert rows[0].startswith("| model | frame F1") and rows[2].startswith("| rnn | ") and "| 4 |" in rows[2]
