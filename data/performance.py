@@ -9,7 +9,7 @@ module adds, all drawn from one seeded generator:
 - articulation: legato or detached phrases and offset noise;
 - sustain pedal (CC64): changed at harmony changes (bass notes) or once a bar, with some phrases dry.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -103,9 +103,9 @@ def perform(score, rng, max_seconds=None):
     beats, seconds = tempo_map(rng, score, length)
     if max_seconds and seconds[-1] > max_seconds:
         last_bar = np.floor(np.interp(max_seconds, seconds, beats) / score.bar_length) * score.bar_length
-        keep = score.notes[:, 1] < max(last_bar, score.bar_length)
-        score.notes = score.notes[keep]
-        score.notes[:, 2] = np.minimum(score.notes[:, 2], last_bar - score.notes[:, 1]).clip(min=GRID)
+        kept = score.notes[score.notes[:, 1] < max(last_bar, score.bar_length)].copy()
+        kept[:, 2] = np.minimum(kept[:, 2], last_bar - kept[:, 1]).clip(min=GRID)
+        score = replace(score, notes=kept)
         length = score.length
     notes = score.notes
 
