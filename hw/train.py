@@ -72,6 +72,15 @@ def parse_args(argv=None):
     return args
 
 
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        return f"{names[0]} ({len(names)} cores)"
+    except (OSError, IndexError):
+        return platform.processor() or platform.machine()
+
+
 def run_info(args):
     """What is needed to reproduce a run: flags, versions, device, seed and commit."""
     try:
@@ -79,7 +88,7 @@ def run_info(args):
                                 cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip() or None
     except OSError:
         commit = None
-    device = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else platform.processor() or "cpu"
+    device = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else cpu_name()
     return {"args": vars(args), "python": platform.python_version(), "torch": torch.__version__,
             "numpy": np.__version__, "device": device, "cpu_threads": torch.get_num_threads(),
             "git_commit": commit, "started": datetime.now().isoformat(timespec="seconds")}
