@@ -147,16 +147,16 @@ def evaluate(model, dataset, device, onset_threshold=0.5, frame_threshold=0.5, m
                 torch.nn.functional.binary_cross_entropy_with_logits(frame_logit[0], frame_label).item())
             results["metric/loss/onset_loss"].append(
                 torch.nn.functional.binary_cross_entropy_with_logits(onset_logit[0], onset_label).item())
-            piece = evaluate_piece(torch.sigmoid(frame_logit[0]).cpu().numpy(), torch.sigmoid(onset_logit[0]).cpu().numpy(),
-                                   item["frame"].numpy(), item["onset"].numpy(), onset_threshold=onset_threshold,
-                                   frame_threshold=frame_threshold)
+            frame_prob = torch.sigmoid(frame_logit[0]).cpu().numpy()
+            onset_prob = torch.sigmoid(onset_logit[0]).cpu().numpy()
+            piece = evaluate_piece(frame_prob, onset_prob, item["frame"].numpy(), item["onset"].numpy(),
+                                   onset_threshold=onset_threshold, frame_threshold=frame_threshold)
             for key, value in piece.items():
                 results[key].append(value)
             if midi_folder:
                 from transcribe import write_midi
-                pitches, intervals, _ = extract_notes(torch.sigmoid(onset_logit[0]).cpu().numpy(),
-                                                      torch.sigmoid(frame_logit[0]).cpu().numpy(),
-                                                      onset_threshold=onset_threshold, frame_threshold=frame_threshold)
+                pitches, intervals, _ = extract_notes(onset_prob, frame_prob, onset_threshold=onset_threshold,
+                                                      frame_threshold=frame_threshold)
                 name = os.path.splitext(os.path.basename(item["path"]))[0]
                 write_midi(os.path.join(midi_folder, name + ".mid"), pitches, intervals)
     model.train()
