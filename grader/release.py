@@ -86,6 +86,7 @@ def handout_members():
     members = [(name, os.path.join(ROOT, name)) for name in HANDOUT_FILES]
     for folder, suffixes in HANDOUT_FOLDERS.items():
         for directory, subdirectories, files in os.walk(os.path.join(ROOT, folder)):
+            # hw/ goes whole; of data/ and notebooks/ only the top-level files (built data sets are subfolders).
             subdirectories[:] = sorted(d for d in subdirectories
                                        if d not in SKIPPED and (suffixes is None or directory != os.path.join(ROOT, folder)))
             for name in sorted(files):
