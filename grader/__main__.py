@@ -5,9 +5,17 @@
     python -m grader release --zip hw.zip   also build the student handout zip
     python -m grader reference --profile cpu [--steps 5000] [--models ...] [--seeds ...]
                                        train (or resume) the reference runs, then write hw/log_examples
+    python -m grader grade SUBMISSION [--out results.json] [--metric-check {none,quick,5k}] [--test_data DIR]
+                                       grade one folder, zip or model.py in the sandbox
+    python -m grader grade-all DIR --jobs N --csv grades.csv
+                                       grade every submission in DIR, N at a time
+    python -m grader gradescope-bundle --out autograder.zip
+                                       the Gradescope autograder (setup.sh + run_autograder)
 """
 import argparse
+import os
 import sys
+import time
 
 
 def main(argv=None):
@@ -29,6 +37,30 @@ def main(argv=None):
     reference.add_argument("--out", default=None, help="folder of the log examples (default: hw/log_examples)")
     reference.add_argument("--name", default=None, help="file name in log_examples (default: the model type); "
                                                          "e.g. quick for a short-run band")
+    for name, help_text in [("grade", "grade one submission (folder, zip or model.py)"),
+                            ("grade-all", "grade every submission in a folder")]:
+        sub = commands.add_parser(name, help=help_text)
+        if name == "grade":
+            sub.add_argument("submission")
+            sub.add_argument("--out", default="results.json", help="Gradescope results.json to write")
+            sub.add_argument("--keep", metavar="DIR", help="keep the sandbox's files there (to debug the grader)")
+        else:
+            sub.add_argument("folder")
+            sub.add_argument("--jobs", type=int, default=1)
+            sub.add_argument("--csv", default="grades.csv")
+            sub.add_argument("--results", default="graded", help="folder for each submission's results.json")
+            sub.add_argument("--timeout", type=int, default=3600, help="seconds per submission")
+        sub.add_argument("--metric-check", dest="metric_check", choices=["none", "quick", "5k"], default="none")
+        sub.add_argument("--data_path", default="data/default",
+                         help="data whose validation crops feed the hidden tests and the metric check")
+        sub.add_argument("--test_data", default=None, help="hidden test set scoring a submitted model.pt")
+        sub.add_argument("--models", nargs="+", default=["rnn", "crnn", "onf"], choices=["rnn", "crnn", "onf"])
+        sub.add_argument("--unsafe-no-sandbox", dest="unsafe", action="store_true",
+                         help="run student code without bubblewrap (only for code you trust)")
+    bundle = commands.add_parser("gradescope-bundle", help="build the Gradescope autograder zip")
+    bundle.add_argument("--out", default="autograder.zip")
+    bundle.add_argument("--metric-check", dest="metric_check", choices=["none", "quick"], default="none")
+    bundle.add_argument("--test_data", default=None, help="a built hidden test set to pack in")
     args = parser.parse_args(argv)
 
     if args.command == "release":
@@ -51,9 +83,31 @@ def main(argv=None):
             return
         for model in args.models:
             for seed in args.seeds:
-                train(args.profile, model, seed, args.steps, args.validation_interval, args.data_path, runs)
-            name = f"{args.name}-{model}" if args.name else None
-            print("wrote", collect(args.profile, model, args.seeds, name, runs, out))
+                train(args.profile, model, seed, args.steps, args.validation_interval, args.data_path, runs, args.name)
+            print("wrote", collect(args.profile, model, args.seeds, args.name, runs, out))
+    elif args.command == "grade":
+        from .grade import grade, write_results
+        results = grade(args.submission, args.data_path, args.test_data, args.metric_check, args.unsafe,
+                        args.models, args.keep)
+        write_results(results, args.out)
+        print(results["output"])
+        print("wrote", args.out)
+    elif args.command == "grade-all":
+        from .batch import grade_all
+        grade_args = ["--metric-check", args.metric_check, "--data_path", os.path.abspath(args.data_path),
+                      "--models", *args.models] + (["--test_data", os.path.abspath(args.test_data)]
+                                                   if args.test_data else []) + (["--unsafe-no-sandbox"]
+                                                                                 if args.unsafe else [])
+        started = time.monotonic()
+        rows = grade_all(os.path.abspath(args.folder), os.path.abspath(args.results), args.csv, args.jobs,
+                         grade_args, args.timeout)
+        for row in rows:
+            print(f"{row['submission']:30} {row['score']!s:>6} / {row['max_score']!s:<6} {row['status']}")
+        print(f"graded {len(rows)} submissions in {time.monotonic() - started:.1f} s with {args.jobs} job(s); "
+              f"wrote {args.csv}")
+    elif args.command == "gradescope-bundle":
+        from .gradescope import build_bundle
+        print("wrote", build_bundle(args.out, args.metric_check, args.test_data))
 
 
 if __name__ == "__main__":

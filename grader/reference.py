@@ -21,11 +21,14 @@ RUNS = os.path.join(ROOT, "runs", "reference")
 LOG_EXAMPLES = os.path.join(ROOT, "hw", "log_examples")
 BANDED = ["metric/loss/frame_loss", "metric/loss/onset_loss", "metric/frame/frame_f1", "metric/frame/onset_f1",
           "metric/note/f1", "metric/note-with-offsets/f1"]
-BAND_FLOOR = 0.03          # the smallest half-width of a band, in metric units
+LOWER_IS_BETTER = {"metric/loss/frame_loss", "metric/loss/onset_loss"}
+BAND_FLOOR = 0.03          # the smallest half-width of a score's band, in metric units
+LOSS_FLOOR = 0.10          # the smallest half-width of a loss's band, as a share of the mean loss
 
 
-def run_folder(profile, model, seed, runs=RUNS):
-    return os.path.join(runs, profile, f"{model}-seed{seed}")
+def run_folder(profile, model, seed, runs=RUNS, name=None):
+    """runs/reference/<profile>/[<name>/]<model>-seed<N>: short runs (name quick) never meet long ones."""
+    return os.path.join(runs, profile, *([name] if name else []), f"{model}-seed{seed}")
 
 
 def newest_checkpoint(logdir):
@@ -33,12 +36,14 @@ def newest_checkpoint(logdir):
     return max(checkpoints, key=lambda p: int(re.search(r"model-(\d+)\.pt$", p).group(1)), default=None)
 
 
-def train(profile, model, seed, steps, validation_interval, data_path, runs=RUNS):
-    """Train (or continue training) one reference run; returns its log folder."""
-    folder = run_folder(profile, model, seed, runs)
+def train(profile, model, seed, steps, validation_interval, data_path, runs=RUNS, name=None):
+    """Train (or continue training) one reference run; returns its log folder. A named (short) run
+    skips the final test."""
+    folder = run_folder(profile, model, seed, runs, name)
     handout = os.path.join(folder, "hw")
     logdir = os.path.join(folder, "log")
-    if os.path.exists(os.path.join(logdir, "results.txt")) and newest_checkpoint(logdir).endswith(f"-{steps}.pt"):
+    finished = os.path.exists(os.path.join(logdir, "results.txt")) or name
+    if finished and newest_checkpoint(logdir) and newest_checkpoint(logdir).endswith(f"-{steps}.pt"):
         print(f"{profile}/{model} seed {seed}: already done")
         return logdir
     shutil.rmtree(handout, ignore_errors=True)
@@ -47,7 +52,7 @@ def train(profile, model, seed, steps, validation_interval, data_path, runs=RUNS
     shutil.copyfile(os.path.join(ROOT, "solutions", "model.py"), os.path.join(handout, "model.py"))
     command = [sys.executable, "train.py", "--model_type", model, "--profile", profile, "-i", str(steps),
                "-vi", str(validation_interval), "--seed", str(seed), "--data_path", os.path.abspath(data_path),
-               "--logdir", os.path.abspath(logdir)]
+               "--logdir", os.path.abspath(logdir)] + (["--skip_test"] if name else [])
     checkpoint = newest_checkpoint(logdir)
     if checkpoint:
         command += ["--resume", checkpoint]
@@ -67,17 +72,19 @@ def read_run(logdir):
     return [rows[step] for step in sorted(rows)], config
 
 
-def band(values_per_seed):
-    """[low, high] per step: the seeds' range widened by max(2 standard deviations, BAND_FLOOR)."""
+def band(values_per_seed, loss=False):
+    """[low, high] per step: the seeds' range widened by max(2 standard deviations, the floor)."""
     values = np.array(values_per_seed)
-    margin = np.maximum(2 * values.std(axis=0), BAND_FLOOR)
+    floor = LOSS_FLOOR * values.mean(axis=0) if loss else BAND_FLOOR
+    margin = np.maximum(2 * values.std(axis=0), floor)
     return [[round(float(lo), 4), round(float(hi), 4)] for lo, hi in zip(values.min(axis=0) - margin,
                                                                          values.max(axis=0) + margin)]
 
 
 def collect(profile, model, seeds, name=None, runs_folder=RUNS, out=LOG_EXAMPLES):
-    """Write the log example and the band of one model from its finished runs."""
-    runs = [read_run(os.path.join(run_folder(profile, model, seed, runs_folder), "log")) for seed in seeds]
+    """Write the log example and the band of one model from its finished runs (name: a short-run band,
+    written as <name>-<model>)."""
+    runs = [read_run(os.path.join(run_folder(profile, model, seed, runs_folder, name), "log")) for seed in seeds]
     steps = [row["step"] for row in runs[0][0]]
     if any([row["step"] for row in rows] != steps for rows, _ in runs):
         sys.exit(f"{profile}/{model}: the seeds' runs validated at different steps; finish them all first")
@@ -88,18 +95,20 @@ def collect(profile, model, seeds, name=None, runs_folder=RUNS, out=LOG_EXAMPLES
         "device": config["device"], "git_commit": config["git_commit"],
         "wall_time_seconds": [rows[-1]["elapsed"] for rows, _ in runs],
         "metrics": {str(seed): rows for seed, (rows, _) in zip(seeds, runs)},
-        "band": {key: band([[row[key] for row in rows] for rows, _ in runs]) for key in BANDED},
+        "band": {key: band([[row[key] for row in rows] for rows, _ in runs], loss=key in LOWER_IS_BETTER)
+                 for key in BANDED},
         "band_rule": f"per step: the range over {len(seeds)} seed(s), widened on each side by the larger of "
-                     f"2 standard deviations and {BAND_FLOOR}",
+                     f"2 standard deviations and {BAND_FLOOR} ({LOSS_FLOOR:.0%} of the mean for losses); "
+                     "the metric check asks a loss to stay under the top and a score to stay over the bottom",
     }
     out = os.path.join(out, profile)
     os.makedirs(out, exist_ok=True)
-    name = name or model
-    with open(os.path.join(out, f"{name}.json"), "w") as f:
+    file_name = f"{name}-{model}" if name else model
+    with open(os.path.join(out, f"{file_name}.json"), "w") as f:
         json.dump(example, f, indent=1)
-    console = os.path.join(run_folder(profile, model, seeds[0], runs_folder), "log", "console.log")
-    shutil.copyfile(console, os.path.join(out, f"{name}.txt"))
-    return os.path.join(out, f"{name}.json")
+    console = os.path.join(run_folder(profile, model, seeds[0], runs_folder, name), "log", "console.log")
+    shutil.copyfile(console, os.path.join(out, f"{file_name}.txt"))
+    return os.path.join(out, f"{file_name}.json")
 
 
 TABLE_KEYS = ["metric/frame/frame_f1", "metric/frame/onset_f1", "metric/note/f1", "metric/note-with-offsets/f1"]

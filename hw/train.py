@@ -50,6 +50,7 @@ def parse_args(argv=None):
     parser.add_argument("-cnn", "--cnn_unit", type=int, default=None)
     parser.add_argument("-fc", "--fc_unit", type=int, default=None)
     parser.add_argument("--save_midi", action="store_true", help="write the test transcriptions as MIDI")
+    parser.add_argument("--skip_test", action="store_true", help="stop after the last validation (no test split)")
     parser.add_argument("--debug", action="store_true", help="10 pieces, 100 iterations, validate every 10")
     parser.add_argument("--data_path", default=DEFAULT_DATA_PATH)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -192,7 +193,8 @@ def main(args):
                                     **{k: float(np.mean(v)) for k, v in metrics.items()}}) + "\n")
             save_checkpoint(model, optimizer, step, elapsed, args)
 
-    test(model, args, log)
+    if not args.skip_test:
+        test(model, args, log)
 
 
 def save_checkpoint(model, optimizer, step, elapsed, args):

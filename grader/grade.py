@@ -1,0 +1,114 @@
+"""Grade one submission: hidden tests, an optional metric check, and the checkpoint's leaderboard scores.
+
+The result is Gradescope's results.json (https://gradescope-autograders.readthedocs.io, "Autograder
+Specifications"): tests with score, max_score, output and visibility, and leaderboard entries for note F1
+and frame F1 on the public part of the hidden test set. The private part's scores go into one test with
+visibility "hidden", which Gradescope never shows to students; `python -m grader board post` reads them
+from there. Whatever fails, a results.json is written: a failure scores zero with its reason.
+"""
+import json
+import os
+import shutil
+import tempfile
+import time
+
+from . import hidden_tests
+from .metric_check import metric_check
+from .sandbox import SandboxUnavailable, bubblewrap_available
+from .submission import SubmissionError, unpack
+from .test_set import CheckpointError, score_checkpoint
+
+GRADER_VERSION = "1.0"
+
+
+def grade(source, data_path, test_data=None, check="none", unsafe=False, models=None, keep=None):
+    """results.json's content for one submission (a folder, zip or model.py)."""
+    started = time.monotonic()
+    models = models or hidden_tests.GRADED_MODELS
+    work = tempfile.mkdtemp(prefix="grade-")
+    results = {"score": 0.0, "tests": [], "leaderboard": [], "visibility": "visible",
+               "stdout_visibility": "hidden", "grader_version": GRADER_VERSION}
+    notes = []
+    if unsafe:
+        notes.append("GRADED WITHOUT A SANDBOX (--unsafe-no-sandbox): student code ran unisolated")
+    try:
+        if not unsafe and not bubblewrap_available():
+            raise SandboxUnavailable("bubblewrap (bwrap) is not installed, so student code cannot be isolated: "
+                                     "install it (apt-get install bubblewrap) or pass --unsafe-no-sandbox")
+        submission = unpack(source, os.path.join(work, "submission"))
+        notes += submission.notes
+        tests, probe_notes = hidden_tests.hidden_tests(submission.model_py, work, data_path, unsafe, models)
+        results["tests"] += tests
+        notes += probe_notes
+        handout = os.path.join(work, "hw")
+        if check != "none":
+            for model_type in models:
+                results["tests"].append(metric_check(check, model_type, handout, work, data_path, unsafe))
+        if submission.checkpoint and test_data:
+            try:
+                scores = score_checkpoint(submission.checkpoint, handout, work, test_data, unsafe)
+                public, private = scores["public"], scores["private"]
+                results["leaderboard"] = [
+                    {"name": "note F1", "value": round(public["note_f1"] or 0.0, 4), "order": "desc"},
+                    {"name": "frame F1", "value": round(public["frame_f1"] or 0.0, 4), "order": "desc"}]
+                results["tests"].append({
+                    "name": "checkpoint on the hidden test set (public part)", "score": 0.0, "max_score": 0.0,
+                    "output": f"note F1 {public['note_f1'] or 0:.4f}, frame F1 {public['frame_f1'] or 0:.4f} on "
+                              f"{public['pieces']} pieces" + (f"; failed pieces: {scores['failures']}"
+                                                               if scores["failures"] else "")})
+                results["tests"].append({
+                    "name": "checkpoint on the hidden test set (private part)", "score": 0.0, "max_score": 0.0,
+                    "visibility": "hidden", "output": json.dumps({"private": private, "public": public})})
+            except CheckpointError as error:
+                results["tests"].append({"name": "checkpoint on the hidden test set", "score": 0.0,
+                                         "max_score": 0.0, "output": f"not scored: {error}"})
+        elif submission.checkpoint:
+            notes.append("model.pt was not scored: no hidden test set was given (--test_data)")
+    except (SubmissionError, SandboxUnavailable) as error:
+        results["tests"].append({"name": "submission", "score": 0.0, "max_score": 0.0, "output": str(error)})
+        notes.append(str(error))
+    except Exception as error:                 # a grader fault must still leave a results.json
+        results["tests"].append({"name": "grader error", "score": 0.0, "max_score": 0.0,
+                                 "output": f"the grader failed ({type(error).__name__}: {error}); tell the "
+                                           "course staff"})
+        notes.append(f"grader error: {type(error).__name__}: {error}")
+    finally:
+        if keep:
+            shutil.copytree(work, keep, dirs_exist_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
+    for test in results["tests"]:
+        test["score"] = round(float(test["score"]), 4)
+        test.setdefault("visibility", "visible")
+        test.pop("metrics", None)
+        test.pop("model", None)
+        test.pop("check", None)
+    results["score"] = round(sum(t["score"] for t in results["tests"]), 4)
+    results["execution_time"] = round(time.monotonic() - started, 1)
+    results["output"] = summary(results, notes)
+    return results
+
+
+def summary(results, notes):
+    """The readable report students see (never the private scores)."""
+    total = sum(t["max_score"] for t in results["tests"])
+    lines = [f"Score: {results['score']:g} / {total:g}", ""]
+    for test in results["tests"]:
+        if test.get("visibility") == "hidden":
+            continue
+        mark = "PASS" if test["max_score"] and test["score"] == test["max_score"] else (
+            "----" if not test["max_score"] else "FAIL")
+        points = f"{test['score']:g}/{test['max_score']:g}" if test["max_score"] else ""
+        lines.append(f"[{mark}] {points:>5} {test['name']}: {test['output']}")
+    if results["leaderboard"]:
+        lines += ["", "Leaderboard (public part of the hidden test set): " +
+                  ", ".join(f"{e['name']} {e['value']:.4f}" for e in results["leaderboard"])]
+    if notes:
+        lines += [""] + [f"note: {n}" for n in notes]
+    return "\n".join(lines)
+
+
+def write_results(results, path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".part", "w") as f:
+        json.dump(results, f, indent=1)
+    os.replace(path + ".part", path)

@@ -1,0 +1,223 @@
+"""Run untrusted student code in a bubblewrap sandbox.
+
+The grader never imports student code. It lays out the files the student code may see, then runs one
+command under bubblewrap (https://github.com/containers/bubblewrap):
+
+- a fresh root holding only /usr, /etc, the Python environment (read-only) and the folders the grader
+  binds; nothing else of the host (no repository, no solutions, no grader, no home folders);
+- no network (a new network namespace), a private PID space, a new session, all capabilities dropped;
+- an unprivileged user: when the grader runs as root it becomes `nobody` before starting bubblewrap,
+  so the process limit counts only the sandbox's processes;
+- resource limits on address space, CPU time, processes, file size and open files;
+- a wall-clock timeout that kills bubblewrap, which takes the whole PID namespace with it.
+
+Paths outside the user `nobody` may enter (a Python under /root, say) are bound from inside a private
+mount namespace (`unshare --mount` and grader/launch.py), so the host's mounts never change.
+
+Without bubblewrap the grader refuses to run student code unless the caller passes unsafe=True; then the
+command runs in a plain child process with the same limits and timeout but no isolation.
+"""
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+NOBODY = 65534
+LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch.py")
+SANDBOX_ROOT = "/grade"
+
+
+class SandboxUnavailable(RuntimeError):
+    pass
+
+
+@dataclass
+class Limits:
+    wall_seconds: float = 120.0
+    cpu_seconds: int = 600             # per process
+    memory_bytes: int = 6 << 30        # address space per process (torch alone maps about 1.5 GiB)
+    processes: int = 64                # threads count too: torch starts one per core and a few more
+    file_bytes: int = 256 << 20        # largest file the code may write
+    open_files: int = 512
+    threads: int = 2                   # OMP_NUM_THREADS
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    timed_out: bool
+    wall_seconds: float
+    output: str                        # the end of stdout and stderr together
+
+    @property
+    def ok(self):
+        return self.returncode == 0 and not self.timed_out
+
+    def reason(self, limits):
+        """Why the command failed, in one sentence for the student."""
+        if self.timed_out:
+            return f"it ran past the time limit of {limits.wall_seconds:.0f} s and was stopped"
+        if self.returncode == -signal.SIGKILL or self.returncode == 128 + signal.SIGKILL:
+            return "it was killed (out of memory or another limit)"
+        if self.returncode == -signal.SIGXCPU or self.returncode == 128 + signal.SIGXCPU:
+            return f"it used more than {limits.cpu_seconds} s of CPU time"
+        if self.returncode == -signal.SIGXFSZ or self.returncode == 128 + signal.SIGXFSZ:
+            return f"it wrote a file larger than {limits.file_bytes >> 20} MiB"
+        last = [line for line in self.output.strip().splitlines() if line.strip()]
+        return f"it exited with status {self.returncode}" + (f": {last[-1][:300]}" if last else "")
+
+
+def bubblewrap_available():
+    return shutil.which("bwrap") is not None
+
+
+def python_paths():
+    """The folders the sandboxed Python needs: the environment and the interpreter it was made from."""
+    paths = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
+             os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
+    return sorted(p for p in paths if not p.startswith("/usr/") and p != "/usr")
+
+
+class Sandbox:
+    """Folders bound into a sandbox, and the commands run in it.
+
+    `read_only(host, name)` and `writable(host, name)` bind a host path at /grade/<name> and return the
+    path the sandboxed command sees; in unsafe mode that is the host path itself.
+    """
+
+    def __init__(self, unsafe=False, limits=None):
+        if not unsafe and not bubblewrap_available():
+            raise SandboxUnavailable(
+                "bubblewrap (bwrap) is not installed, so student code cannot be isolated: install it "
+                "(apt-get install bubblewrap) or pass --unsafe-no-sandbox to grade without isolation.")
+        self.unsafe = unsafe
+        self.limits = limits or Limits()
+        self.binds = []                # (host, inside, writable)
+
+    def _bind(self, host, name, writable):
+        host = os.path.abspath(host)
+        if not os.path.exists(host):
+            raise FileNotFoundError(host)
+        inside = host if self.unsafe else f"{SANDBOX_ROOT}/{name}"
+        self.binds.append((host, inside, writable))
+        return inside
+
+    def read_only(self, host, name):
+        return self._bind(host, name, writable=False)
+
+    def writable(self, host, name):
+        if not self.unsafe and os.geteuid() == 0:
+            for folder, _, files in os.walk(host):
+                for path in [folder] + [os.path.join(folder, f) for f in files]:
+                    os.chown(path, NOBODY, NOBODY)
+        return self._bind(host, name, writable=True)
+
+    def environment(self):
+        threads = str(self.limits.threads)
+        return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+                "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONHASHSEED": "0", "MPLCONFIGDIR": "/tmp", "MPLBACKEND": "Agg", "CUDA_VISIBLE_DEVICES": ""}
+
+    def bubblewrap_command(self, argv, cwd, expose=None):
+        command = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+                   "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc",
+                   "--proc", "/proc", "--dev", "/dev", "--size", str(256 << 20), "--tmpfs", "/tmp",
+                   "--clearenv", "--hostname", "sandbox"]
+        for name in ["bin", "lib", "lib32", "lib64", "sbin"]:
+            path = "/" + name
+            if os.path.islink(path):
+                command += ["--symlink", os.readlink(path), path]
+            elif os.path.isdir(path):
+                command += ["--ro-bind", path, path]
+        mounts = [(p, p, False) for p in python_paths()] + self.binds
+        for index, (host, inside, writable) in enumerate(mounts):
+            source = os.path.join(expose, str(index)) if expose else host
+            command += ["--bind" if writable else "--ro-bind", source, inside]
+        for key, value in self.environment().items():
+            command += ["--setenv", key, value]
+        command += ["--chdir", cwd, "--"] + list(argv)
+        return command, [host for host, _, _ in mounts]
+
+    def set_limits(self, nproc_extra=0):
+        limits = self.limits
+        for which, value in [(resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_CPU, limits.cpu_seconds),
+                             (resource.RLIMIT_NPROC, limits.processes + nproc_extra),
+                             (resource.RLIMIT_FSIZE, limits.file_bytes), (resource.RLIMIT_NOFILE, limits.open_files),
+                             (resource.RLIMIT_CORE, 0)]:
+            resource.setrlimit(which, (value, value))
+
+    def run(self, argv, cwd):
+        """Run argv inside the sandbox (cwd as the sandbox sees it); returns an Outcome."""
+        limits = self.limits
+        if self.unsafe:
+            env = dict(os.environ, **{k: v for k, v in self.environment().items() if k not in ("PATH", "HOME", "TMPDIR")})
+            return self._wait(subprocess.Popen(
+                argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=lambda: self.set_limits(own_processes())))
+        if os.geteuid() == 0:
+            expose = tempfile.mkdtemp(prefix="grader-expose-")
+            os.chmod(expose, 0o755)
+            command, sources = self.bubblewrap_command(argv, cwd, expose)
+            spec = {"expose": expose, "sources": sources, "uid": NOBODY, "command": command,
+                    "limits": [limits.memory_bytes, limits.cpu_seconds, limits.processes, limits.file_bytes,
+                               limits.open_files]}
+            try:
+                return self._wait(subprocess.Popen(
+                    ["unshare", "--mount", "--propagation", "private", sys.executable, "-I", LAUNCHER,
+                     json.dumps(spec)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True))
+            finally:
+                shutil.rmtree(expose, ignore_errors=True)
+        command, _ = self.bubblewrap_command(argv, cwd)
+        return self._wait(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                           start_new_session=True,
+                                           preexec_fn=lambda: self.set_limits(own_processes())))
+
+    def _wait(self, process, keep=20000):
+        start = time.monotonic()
+        chunks, size = [], 0
+        timed_out = False
+        os.set_blocking(process.stdout.fileno(), False)
+        while True:
+            data = process.stdout.read()
+            if data:
+                chunks.append(data)
+                size += len(data)
+                while size > 4 * keep and len(chunks) > 1:   # keep memory bounded under a print loop
+                    size -= len(chunks.pop(0))
+            if process.poll() is not None:
+                break
+            if time.monotonic() - start > self.limits.wall_seconds:
+                timed_out = True
+                kill_group(process)
+                break
+            time.sleep(0.05)
+        process.wait()
+        rest = process.stdout.read() or b""
+        output = (b"".join(chunks) + rest)[-keep:].decode("utf-8", "replace")
+        return Outcome(process.returncode, timed_out, time.monotonic() - start, output)
+
+
+def kill_group(process):
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def own_processes():
+    """Tasks (threads included) the current user already runs: RLIMIT_NPROC counts them all."""
+    uid, count = os.getuid(), 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.stat(f"/proc/{pid}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{pid}/task"))
+            except OSError:
+                pass
+    return count
