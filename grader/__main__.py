@@ -55,6 +55,7 @@ def main(argv=None):
                          help="data whose validation crops feed the hidden tests and the metric check")
         sub.add_argument("--test_data", default=None, help="hidden test set scoring a submitted model.pt")
         sub.add_argument("--models", nargs="+", default=["rnn", "crnn", "onf"], choices=["rnn", "crnn", "onf"])
+        sub.add_argument("--time_limit", type=int, default=60, help="seconds for each model's hidden tests")
         sub.add_argument("--unsafe-no-sandbox", dest="unsafe", action="store_true",
                          help="run student code without bubblewrap (only for code you trust)")
     bundle = commands.add_parser("gradescope-bundle", help="build the Gradescope autograder zip")
@@ -88,14 +89,14 @@ def main(argv=None):
     elif args.command == "grade":
         from .grade import grade, write_results
         results = grade(args.submission, args.data_path, args.test_data, args.metric_check, args.unsafe,
-                        args.models, args.keep)
+                        args.models, args.keep, args.time_limit)
         write_results(results, args.out)
         print(results["output"])
         print("wrote", args.out)
     elif args.command == "grade-all":
         from .batch import grade_all
         grade_args = ["--metric-check", args.metric_check, "--data_path", os.path.abspath(args.data_path),
-                      "--models", *args.models] + (["--test_data", os.path.abspath(args.test_data)]
+                      "--time_limit", str(args.time_limit), "--models", *args.models] + (["--test_data", os.path.abspath(args.test_data)]
                                                    if args.test_data else []) + (["--unsafe-no-sandbox"]
                                                                                  if args.unsafe else [])
         started = time.monotonic()

@@ -14,14 +14,14 @@ import time
 
 from . import hidden_tests
 from .metric_check import metric_check
-from .sandbox import SandboxUnavailable, bubblewrap_available
+from .sandbox import Limits, SandboxUnavailable, bubblewrap_available
 from .submission import SubmissionError, unpack
 from .test_set import CheckpointError, score_checkpoint
 
 GRADER_VERSION = "1.0"
 
 
-def grade(source, data_path, test_data=None, check="none", unsafe=False, models=None, keep=None):
+def grade(source, data_path, test_data=None, check="none", unsafe=False, models=None, keep=None, time_limit=60):
     """results.json's content for one submission (a folder, zip or model.py)."""
     started = time.monotonic()
     models = models or hidden_tests.GRADED_MODELS
@@ -37,7 +37,8 @@ def grade(source, data_path, test_data=None, check="none", unsafe=False, models=
                                      "install it (apt-get install bubblewrap) or pass --unsafe-no-sandbox")
         submission = unpack(source, os.path.join(work, "submission"))
         notes += submission.notes
-        tests, probe_notes = hidden_tests.hidden_tests(submission.model_py, work, data_path, unsafe, models)
+        limits = Limits(wall_seconds=time_limit, memory_bytes=6 << 30, threads=1)   # small inputs: 1 thread is fastest
+        tests, probe_notes = hidden_tests.hidden_tests(submission.model_py, work, data_path, unsafe, models, limits)
         results["tests"] += tests
         notes += probe_notes
         handout = os.path.join(work, "hw")

@@ -281,7 +281,7 @@ _expected_cache = {}
 
 def hidden_tests(model_file, work, data_path, unsafe=False, models=GRADED_MODELS, limits=None):
     """Every hidden test of one model.py; returns (tests, notes about the runs)."""
-    limits = limits or Limits(wall_seconds=60, memory_bytes=6 << 30, threads=1)   # small inputs: 1 thread is fastest
+    limits = limits or Limits(wall_seconds=60, memory_bytes=6 << 30, threads=1)
     key = os.path.abspath(data_path)
     if key not in _expected_cache:
         solutions = load_solutions()

@@ -1,7 +1,7 @@
 """Second stage of a sandbox started by root (see sandbox.py); runs in a private mount namespace.
 
-It binds every source folder under one exposed folder that the user `nobody` can reach (a Python under
-/root cannot be reached otherwise), sets the resource limits, becomes `nobody` and starts bubblewrap.
+It binds every source folder under one exposed folder that the sandbox user can reach (a Python under
+/root cannot be reached otherwise), sets the resource limits, becomes that user and starts bubblewrap.
 Standard library only: it runs with `python -I` before any student code exists in the process.
 """
 import json

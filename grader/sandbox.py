@@ -6,12 +6,13 @@ command under bubblewrap (https://github.com/containers/bubblewrap):
 - a fresh root holding only /usr, /etc, the Python environment (read-only) and the folders the grader
   binds; nothing else of the host (no repository, no solutions, no grader, no home folders);
 - no network (a new network namespace), a private PID space, a new session, all capabilities dropped;
-- an unprivileged user: when the grader runs as root it becomes `nobody` before starting bubblewrap,
-  so the process limit counts only the sandbox's processes;
+- an unprivileged user: when the grader runs as root it becomes an unused user id of its own (one per
+  sandbox, from SANDBOX_UIDS) before starting bubblewrap, so the process limit counts only that
+  sandbox's processes and one submission's fork bomb cannot starve another graded beside it;
 - resource limits on address space, CPU time, processes, file size and open files;
 - a wall-clock timeout that kills bubblewrap, which takes the whole PID namespace with it.
 
-Paths outside the user `nobody` may enter (a Python under /root, say) are bound from inside a private
+Paths that user may not enter (a Python under /root, say) are bound from inside a private
 mount namespace (`unshare --mount` and grader/launch.py), so the host's mounts never change.
 
 Without bubblewrap the grader refuses to run student code unless the caller passes unsafe=True; then the
@@ -20,6 +21,7 @@ command runs in a plain child process with the same limits and timeout but no is
 import json
 import os
 import resource
+import secrets
 import shutil
 import signal
 import subprocess
@@ -28,7 +30,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-NOBODY = 65534
+SANDBOX_UIDS = range(200000, 300000)    # no account has these ids; each sandbox draws one
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch.py")
 SANDBOX_ROOT = "/grade"
 
@@ -79,7 +81,7 @@ def bubblewrap_available():
 
 def python_paths():
     """The folders the sandboxed Python needs: the environment and the interpreter it was made from."""
-    paths = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
+    paths = {os.path.abspath(sys.prefix), os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
              os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
     return sorted(p for p in paths if not p.startswith("/usr/") and p != "/usr")
 
@@ -99,6 +101,7 @@ class Sandbox:
         self.unsafe = unsafe
         self.limits = limits or Limits()
         self.binds = []                # (host, inside, writable)
+        self.uid = SANDBOX_UIDS[secrets.randbelow(len(SANDBOX_UIDS))] if os.geteuid() == 0 else os.getuid()
 
     def _bind(self, host, name, writable):
         host = os.path.abspath(host)
@@ -115,7 +118,7 @@ class Sandbox:
         if not self.unsafe and os.geteuid() == 0:
             for folder, _, files in os.walk(host):
                 for path in [folder] + [os.path.join(folder, f) for f in files]:
-                    os.chown(path, NOBODY, NOBODY)
+                    os.chown(path, self.uid, self.uid)
         return self._bind(host, name, writable=True)
 
     def environment(self):
@@ -164,7 +167,7 @@ class Sandbox:
             expose = tempfile.mkdtemp(prefix="grader-expose-")
             os.chmod(expose, 0o755)
             command, sources = self.bubblewrap_command(argv, cwd, expose)
-            spec = {"expose": expose, "sources": sources, "uid": NOBODY, "command": command,
+            spec = {"expose": expose, "sources": sources, "uid": self.uid, "command": command,
                     "limits": [limits.memory_bytes, limits.cpu_seconds, limits.processes, limits.file_bytes,
                                limits.open_files]}
             try:
@@ -172,6 +175,7 @@ class Sandbox:
                     ["unshare", "--mount", "--propagation", "private", sys.executable, "-I", LAUNCHER,
                      json.dumps(spec)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True))
             finally:
+                reap(self.uid)
                 shutil.rmtree(expose, ignore_errors=True)
         command, _ = self.bubblewrap_command(argv, cwd)
         return self._wait(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -208,6 +212,32 @@ def kill_group(process):
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def reap(uid, seconds=10):
+    """Kill whatever still runs as a sandbox's user id, and wait until it is gone."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alive = processes_of(uid)
+        if not alive:
+            return
+        for pid in alive:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+
+
+def processes_of(uid):
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat(f"/proc/{pid}").st_uid == uid:
+                pids.append(int(pid))
+        except OSError:
+            pass
+    return pids
 
 
 def own_processes():

@@ -1,0 +1,196 @@
+"""The grader on real submission folders: full marks, stubs, common mistakes, hostile code, batches, Gradescope."""
+import csv
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from grader.grade import grade
+from grader.hidden_tests import hidden_tests
+from grader.sandbox import SANDBOX_UIDS, Limits, bubblewrap_available
+from grader.test_set import inspect_checkpoint, CheckpointError
+from submissions import (HANDOUT, HOSTILE, MISTAKES, ONSET_FIRST, ROOT, hostile_text, solution_text,
+                         write_pickle_checkpoint, write_submission)
+
+pytestmark = pytest.mark.skipif(not bubblewrap_available(), reason="bubblewrap is not installed (make setup)")
+LIMITS = Limits(wall_seconds=20, memory_bytes=6 << 30, threads=1)
+
+
+def by_check(tests, model_type):
+    return {t["check"]: t for t in tests if t["model"] == model_type}
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tiny_data, tmp_path_factory):
+    """A real rnn checkpoint: 20 steps of train.py on the tiny set."""
+    logdir = tmp_path_factory.mktemp("run")
+    hw = tmp_path_factory.mktemp("hw")
+    for name in os.listdir(os.path.join(ROOT, "hw")):
+        if name.endswith(".py"):
+            with open(os.path.join(ROOT, "hw", name)) as f:
+                text = f.read()
+            (hw / name).write_text(solution_text() if name == "model.py" else text)
+    subprocess.run([sys.executable, "train.py", "--model_type", "rnn", "-i", "20", "-vi", "20", "--skip_test",
+                    "--data_path", tiny_data, "--logdir", str(logdir)], cwd=hw, check=True, capture_output=True)
+    return str(logdir / "model-20.pt")
+
+
+def test_solutions_get_full_marks_and_a_leaderboard_entry(tiny_data, checkpoint, tmp_path):
+    folder = write_submission(str(tmp_path / "good"), solution_text(), checkpoint)
+    results = grade(folder, tiny_data, test_data=tiny_data)
+    graded = [t for t in results["tests"] if t["max_score"] > 0]
+    assert len(graded) == 22 and all(t["score"] == t["max_score"] for t in graded), results["output"]
+    assert results["score"] == 31
+    names = [entry["name"] for entry in results["leaderboard"]]
+    assert names == ["note F1", "frame F1"] and all(0 <= e["value"] <= 1 for e in results["leaderboard"])
+    hidden = [t for t in results["tests"] if t.get("visibility") == "hidden"]
+    assert len(hidden) == 1 and "private" in json.loads(hidden[0]["output"])
+    private = json.loads(hidden[0]["output"])["private"]
+    assert f"{private['note_f1']:.4f}" not in results["output"] or private["note_f1"] == results["leaderboard"][0]["value"]
+    for key in ["score", "execution_time", "output", "tests", "leaderboard", "visibility", "stdout_visibility"]:
+        assert key in results
+
+
+def test_stubs_score_zero_with_the_question_named(tiny_data, tmp_path):
+    tests, _ = hidden_tests(HANDOUT, str(tmp_path), tiny_data, limits=LIMITS)
+    assert tests and all(t["score"] == 0 for t in tests)
+    for t in tests:
+        assert t["output"].startswith("not written yet") and {"rnn": "Q1", "crnn": "Q2", "onf": "Q3"}[t["model"]] in t["output"]
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_common_mistakes_lose_exactly_the_right_points(tiny_data, tmp_path, mistake):
+    model_type, text, failing, phrase = MISTAKES[mistake]
+    model_file = write_submission(str(tmp_path / "sub"), text())
+    tests, _ = hidden_tests(os.path.join(model_file, "model.py"), str(tmp_path), tiny_data, models=[model_type],
+                            limits=LIMITS)
+    checks = by_check(tests, model_type)
+    lost = {name for name, t in checks.items() if t["score"] < t["max_score"]}
+    assert lost == failing, {n: t["output"] for n, t in checks.items()}
+    assert any(phrase in checks[name]["output"] for name in failing), {n: checks[n]["output"] for n in failing}
+
+
+def test_onset_first_combined_input_is_accepted(tiny_data, tmp_path):
+    model_type, text = ONSET_FIRST
+    folder = write_submission(str(tmp_path / "sub"), text())
+    tests, _ = hidden_tests(os.path.join(folder, "model.py"), str(tmp_path), tiny_data, models=[model_type],
+                            limits=LIMITS)
+    transplant = by_check(tests, model_type)["transplant"]
+    assert transplant["score"] == transplant["max_score"] and "onset part first" in transplant["output"]
+
+
+def sandbox_processes():
+    """Processes still running under a sandbox's user id."""
+    alive = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            alive += os.stat(f"/proc/{pid}").st_uid in SANDBOX_UIDS
+        except OSError:
+            pass
+    return alive
+
+
+@pytest.mark.parametrize("attack", sorted(HOSTILE))
+def test_hostile_code_is_contained_and_the_other_models_still_grade(tiny_data, tmp_path, attack):
+    model_type, code = HOSTILE[attack]
+    before = sandbox_processes()
+    folder = write_submission(str(tmp_path / "sub"), hostile_text(code, model_type))
+    tests, _ = hidden_tests(os.path.join(folder, "model.py"), str(tmp_path), tiny_data, models=["rnn", "crnn"],
+                            limits=LIMITS)
+    attacked, other = by_check(tests, "rnn"), by_check(tests, "crnn")
+    assert all(t["score"] == 0 for t in attacked.values()), {n: t["output"] for n, t in attacked.items()}
+    assert all(t["score"] == t["max_score"] for t in other.values()), {n: t["output"] for n, t in other.items()}
+    reason = attacked["build"]["output"]
+    expected = {"infinite loop": "time limit", "fork bomb": "time limit", "memory bomb": "MemoryError",
+                "socket": "Network is unreachable", "reads the solutions": "No such file",
+                "reads the grader": "No such file", "writes outside its folder": "No such file",
+                "overwrites the handout": "Read-only file system"}[attack]
+    assert expected in reason, reason
+    assert not os.path.exists(os.path.join(ROOT, "grader", "owned.py"))
+    if os.geteuid() == 0:
+        assert sandbox_processes() <= before
+
+
+def test_pickle_checkpoint_is_refused_without_running_it(tiny_data, tmp_path):
+    marker = tmp_path / "code-ran"
+    folder = write_submission(str(tmp_path / "sub"), solution_text())
+    write_pickle_checkpoint(os.path.join(folder, "model.pt"), marker)
+    with pytest.raises(CheckpointError, match="weights-only"):
+        inspect_checkpoint(os.path.join(folder, "model.pt"))
+    results = grade(folder, tiny_data, test_data=tiny_data, models=["rnn"])
+    assert not marker.exists()
+    scored = [t for t in results["tests"] if t["name"].startswith("checkpoint")]
+    assert len(scored) == 1 and "weights-only" in scored[0]["output"] and results["leaderboard"] == []
+
+
+def test_huge_checkpoint_and_bad_zips_are_refused(tiny_data, tmp_path):
+    folder = write_submission(str(tmp_path / "sub"), solution_text())
+    with open(os.path.join(folder, "model.pt"), "wb") as f:
+        f.truncate(300 << 20)                           # sparse: 300 MiB on paper
+    results = grade(folder, tiny_data, test_data=tiny_data, models=["rnn"])
+    assert "larger than 200 MiB" in results["output"] and results["leaderboard"] == []
+
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("model.py", solution_text())
+        archive.writestr("../../escaped.py", "x")
+    results = grade(str(evil), tiny_data, models=["rnn"])
+    assert results["score"] == 0 and "outside its folder" in results["output"]
+    assert not (tmp_path.parent / "escaped.py").exists()
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no model.py" in grade(str(empty), tiny_data)["output"]
+
+
+def test_grading_refuses_without_bubblewrap_unless_told(tiny_data, tmp_path):
+    folder = write_submission(str(tmp_path / "sub"), solution_text())
+    out = tmp_path / "results.json"
+    env = dict(os.environ, PATH="/nonexistent")             # no bwrap to be found
+    run = subprocess.run([sys.executable, "-m", "grader", "grade", folder, "--out", str(out), "--data_path", tiny_data,
+                          "--models", "rnn"], cwd=ROOT, env=env, capture_output=True, text=True)
+    results = json.loads(out.read_text())
+    assert run.returncode == 0 and results["score"] == 0 and "bubblewrap" in results["output"]
+    run = subprocess.run([sys.executable, "-m", "grader", "grade", folder, "--out", str(out), "--data_path", tiny_data,
+                          "--models", "rnn", "--unsafe-no-sandbox"], cwd=ROOT, env=env, capture_output=True, text=True)
+    results = json.loads(out.read_text())
+    assert results["score"] == 10 and "WITHOUT A SANDBOX" in results["output"]
+
+
+def test_grade_all_grades_every_submission_despite_bad_ones(tiny_data, tmp_path):
+    class_folder = tmp_path / "class"
+    write_submission(str(class_folder / "alice"), solution_text())
+    write_submission(str(class_folder / "bob"), hostile_text(HOSTILE["infinite loop"][1], "rnn"))
+    (class_folder / "carol").mkdir()                        # submitted nothing usable
+    grades = tmp_path / "grades.csv"
+    run = subprocess.run([sys.executable, "-m", "grader", "grade-all", str(class_folder), "--jobs", "2", "--csv",
+                          str(grades), "--results", str(tmp_path / "graded"), "--data_path", tiny_data,
+                          "--models", "rnn", "--time_limit", "15"], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    rows = {row["submission"]: row for row in csv.DictReader(open(grades))}
+    assert set(rows) == {"alice", "bob", "carol"}
+    assert float(rows["alice"]["score"]) == 10 and float(rows["bob"]["score"]) == 0
+    assert float(rows["carol"]["score"]) == 0 and rows["carol"]["status"] == "graded"
+    assert (tmp_path / "graded" / "bob" / "results.json").exists()
+
+
+def test_gradescope_bundle_runs_like_gradescope(tiny_data, tmp_path):
+    bundle = tmp_path / "autograder.zip"
+    subprocess.run([sys.executable, "-m", "grader", "gradescope-bundle", "--out", str(bundle)], cwd=ROOT, check=True)
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+        archive.extractall(root / "source")
+    assert {"setup.sh", "run_autograder", "grader/grade.py", "solutions/model.py", "hw/train.py"} <= set(names)
+    assert not any(name.startswith(("data/default", "data/tiny", "runs/")) for name in names)
+    os.symlink(sys.prefix, root / "source" / ".venv")        # what setup.sh would have made
+    os.symlink(tiny_data, root / "source" / "data" / "grading")
+    write_submission(str(root / "submission"), solution_text())
+    run = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=dict(os.environ, AUTOGRADER=str(root)),
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 31 and all(t["score"] == t["max_score"] for t in results["tests"])
