@@ -52,13 +52,13 @@ def sandbox_data(box, data_path, staging):
     return inside
 
 
-def metric_check(check, model_type, handout, work, data_path, unsafe=False, profile=None, seed=None):
+def metric_check(check, model_type, handout, work, data_path, unsafe=False, profile=None, seed=None, band_path=None):
     """Train one model type in the sandbox and judge its validation metrics; returns a test dict."""
     spec = CHECKS[check]
     profile = profile or spec["profile"]
     title = f"metric check ({check}): {model_type} trains like the reference"
     test = {"name": title, "score": 0.0, "max_score": POINTS, "model": model_type, "check": f"metric-{check}"}
-    path = band_file(check, model_type, profile)
+    path = band_path or band_file(check, model_type, profile)
     if not os.path.exists(path):
         test["output"] = f"no reference band at {path}: run `python -m grader reference` for it first"
         return test

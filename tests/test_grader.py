@@ -194,3 +194,24 @@ def test_gradescope_bundle_runs_like_gradescope(tiny_data, tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 31 and all(t["score"] == t["max_score"] for t in results["tests"])
+
+
+def test_metric_check_passes_the_solution_and_fails_a_model_that_cannot_learn(tiny_data, tmp_path):
+    from grader.hidden_tests import copy_handout
+    from grader.metric_check import metric_check
+    from grader.reference import collect, train
+    runs, out = str(tmp_path / "runs"), str(tmp_path / "examples")
+    train("cpu", "rnn", 1, 20, 10, tiny_data, runs, name="quick")
+    band = collect("cpu", "rnn", [1], "quick", runs, out)
+    verdicts = {}
+    for name, text in [("solution", solution_text()), ("sigmoid", MISTAKES["sigmoid in forward"][1]().replace(
+            "self.onset_lstm(mel)[0])\n        return frame_logit, onset_logit",
+            "self.onset_lstm(mel)[0])\n        return torch.sigmoid(frame_logit), torch.sigmoid(onset_logit)"))]:
+        model_file = write_submission(str(tmp_path / name), text)
+        handout = copy_handout(os.path.join(model_file, "model.py"), str(tmp_path / name / "hw"))
+        work = tmp_path / name / "work"
+        work.mkdir()
+        verdicts[name] = metric_check("quick", "rnn", handout, str(work), tiny_data, band_path=band)
+    assert verdicts["solution"]["score"] == verdicts["solution"]["max_score"], verdicts["solution"]["output"]
+    assert verdicts["sigmoid"]["score"] < verdicts["solution"]["score"]
+    assert "frame_loss at step 10" in verdicts["sigmoid"]["output"], verdicts["sigmoid"]["output"]
