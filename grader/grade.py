@@ -14,7 +14,7 @@ import time
 
 from . import hidden_tests
 from .metric_check import metric_check
-from .sandbox import Limits, SandboxUnavailable, bubblewrap_available
+from .sandbox import SandboxUnavailable, require_bubblewrap
 from .submission import SubmissionError, unpack
 from .test_set import CheckpointError, score_checkpoint
 
@@ -32,13 +32,12 @@ def grade(source, data_path, test_data=None, check="none", unsafe=False, models=
     if unsafe:
         notes.append("GRADED WITHOUT A SANDBOX (--unsafe-no-sandbox): student code ran unisolated")
     try:
-        if not unsafe and not bubblewrap_available():
-            raise SandboxUnavailable("bubblewrap (bwrap) is not installed, so student code cannot be isolated: "
-                                     "install it (apt-get install bubblewrap) or pass --unsafe-no-sandbox")
+        if not unsafe:
+            require_bubblewrap()
         submission = unpack(source, os.path.join(work, "submission"))
         notes += submission.notes
-        limits = Limits(wall_seconds=time_limit, memory_bytes=6 << 30, threads=1)   # small inputs: 1 thread is fastest
-        tests, probe_notes = hidden_tests.hidden_tests(submission.model_py, work, data_path, unsafe, models, limits)
+        tests, probe_notes = hidden_tests.hidden_tests(submission.model_py, work, data_path, unsafe, models,
+                                                       hidden_tests.probe_limits(time_limit))
         results["tests"] += tests
         notes += probe_notes
         handout = os.path.join(work, "hw")

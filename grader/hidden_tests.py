@@ -20,6 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HANDOUT = os.path.join(ROOT, "hw")
 SOLUTION_MODEL = os.path.join(ROOT, "solutions", "model.py")
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "probe.py")
+if HANDOUT not in sys.path:      # the handout's own modules (dataset, evaluate) are trusted: imported from hw/
+    sys.path.insert(0, HANDOUT)
 
 GRADED_MODELS = ["rnn", "crnn", "onf"]
 QUESTION = {"rnn": "Q1", "crnn": "Q2", "onf": "Q3"}
@@ -43,8 +45,6 @@ def checks_for(model_type):
 
 def load_solutions():
     """The instructor's model module (imported only here, never shown to student code)."""
-    if HANDOUT not in sys.path:
-        sys.path.insert(0, HANDOUT)
     spec = importlib.util.spec_from_file_location("solution_model", SOLUTION_MODEL)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -279,9 +279,14 @@ def run_model_checks(model_type, handout, work, inputs, expected, unsafe, limits
 _expected_cache = {}
 
 
+def probe_limits(seconds=60):
+    """Limits of one model's probe: the inputs are small, and one thread is fastest on them."""
+    return Limits(wall_seconds=seconds, memory_bytes=6 << 30, threads=1)
+
+
 def hidden_tests(model_file, work, data_path, unsafe=False, models=GRADED_MODELS, limits=None):
     """Every hidden test of one model.py; returns (tests, notes about the runs)."""
-    limits = limits or Limits(wall_seconds=60, memory_bytes=6 << 30, threads=1)
+    limits = limits or probe_limits()
     key = os.path.abspath(data_path)
     if key not in _expected_cache:
         solutions = load_solutions()

@@ -23,11 +23,8 @@ def main():
         else:
             open(target, "w").close()
         subprocess.run(["mount", "--bind", source, target], check=True)
-    memory, cpu, processes, file_size, open_files = spec["limits"]
-    for which, value in [(resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, cpu),
-                         (resource.RLIMIT_NPROC, processes), (resource.RLIMIT_FSIZE, file_size),
-                         (resource.RLIMIT_NOFILE, open_files), (resource.RLIMIT_CORE, 0)]:
-        resource.setrlimit(which, (value, value))
+    for name, value in spec["rlimits"].items():          # Sandbox.rlimits(): one table for both paths
+        resource.setrlimit(getattr(resource, name), (value, value))
     os.setgroups([])
     os.setgid(spec["uid"])
     os.setuid(spec["uid"])

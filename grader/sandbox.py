@@ -79,6 +79,13 @@ def bubblewrap_available():
     return shutil.which("bwrap") is not None
 
 
+def require_bubblewrap():
+    if not bubblewrap_available():
+        raise SandboxUnavailable(
+            "bubblewrap (bwrap) is not installed, so student code cannot be isolated: install it "
+            "(apt-get install bubblewrap) or pass --unsafe-no-sandbox to grade without isolation.")
+
+
 def python_paths():
     """The folders the sandboxed Python needs: the environment and the interpreter it was made from."""
     paths = {os.path.abspath(sys.prefix), os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
@@ -94,10 +101,8 @@ class Sandbox:
     """
 
     def __init__(self, unsafe=False, limits=None):
-        if not unsafe and not bubblewrap_available():
-            raise SandboxUnavailable(
-                "bubblewrap (bwrap) is not installed, so student code cannot be isolated: install it "
-                "(apt-get install bubblewrap) or pass --unsafe-no-sandbox to grade without isolation.")
+        if not unsafe:
+            require_bubblewrap()
         self.unsafe = unsafe
         self.limits = limits or Limits()
         self.binds = []                # (host, inside, writable)
@@ -147,17 +152,19 @@ class Sandbox:
         command += ["--chdir", cwd, "--"] + list(argv)
         return command, [host for host, _, _ in mounts]
 
-    def set_limits(self, nproc_extra=0):
+    def rlimits(self, nproc_extra=0):
+        """{resource name: limit}: set here before exec, or by launch.py for a sandbox started by root."""
         limits = self.limits
-        for which, value in [(resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_CPU, limits.cpu_seconds),
-                             (resource.RLIMIT_NPROC, limits.processes + nproc_extra),
-                             (resource.RLIMIT_FSIZE, limits.file_bytes), (resource.RLIMIT_NOFILE, limits.open_files),
-                             (resource.RLIMIT_CORE, 0)]:
-            resource.setrlimit(which, (value, value))
+        return {"RLIMIT_AS": limits.memory_bytes, "RLIMIT_CPU": limits.cpu_seconds,
+                "RLIMIT_NPROC": limits.processes + nproc_extra, "RLIMIT_FSIZE": limits.file_bytes,
+                "RLIMIT_NOFILE": limits.open_files, "RLIMIT_CORE": 0}
+
+    def set_limits(self, nproc_extra=0):
+        for name, value in self.rlimits(nproc_extra).items():
+            resource.setrlimit(getattr(resource, name), (value, value))
 
     def run(self, argv, cwd):
         """Run argv inside the sandbox (cwd as the sandbox sees it); returns an Outcome."""
-        limits = self.limits
         if self.unsafe:
             env = dict(os.environ, **{k: v for k, v in self.environment().items() if k not in ("PATH", "HOME", "TMPDIR")})
             return self._wait(subprocess.Popen(
@@ -168,8 +175,7 @@ class Sandbox:
             os.chmod(expose, 0o755)
             command, sources = self.bubblewrap_command(argv, cwd, expose)
             spec = {"expose": expose, "sources": sources, "uid": self.uid, "command": command,
-                    "limits": [limits.memory_bytes, limits.cpu_seconds, limits.processes, limits.file_bytes,
-                               limits.open_files]}
+                    "rlimits": self.rlimits()}
             try:
                 return self._wait(subprocess.Popen(
                     ["unshare", "--mount", "--propagation", "private", sys.executable, "-I", LAUNCHER,
@@ -218,7 +224,7 @@ def reap(uid, seconds=10):
     """Kill whatever still runs as a sandbox's user id, and wait until it is gone."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        alive = processes_of(uid)
+        alive = processes_of({uid})
         if not alive:
             return
         for pid in alive:
@@ -229,11 +235,12 @@ def reap(uid, seconds=10):
         time.sleep(0.05)
 
 
-def processes_of(uid):
+def processes_of(uids):
+    """Ids of the processes running as any of `uids`."""
     pids = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            if os.stat(f"/proc/{pid}").st_uid == uid:
+            if os.stat(f"/proc/{pid}").st_uid in uids:
                 pids.append(int(pid))
         except OSError:
             pass
@@ -242,12 +249,10 @@ def processes_of(uid):
 
 def own_processes():
     """Tasks (threads included) the current user already runs: RLIMIT_NPROC counts them all."""
-    uid, count = os.getuid(), 0
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if os.stat(f"/proc/{pid}").st_uid == uid:
-                    count += len(os.listdir(f"/proc/{pid}/task"))
-            except OSError:
-                pass
+    count = 0
+    for pid in processes_of({os.getuid()}):
+        try:
+            count += len(os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            pass
     return count

@@ -10,7 +10,7 @@ import pytest
 
 from grader.grade import grade
 from grader.hidden_tests import hidden_tests
-from grader.sandbox import SANDBOX_UIDS, Limits, bubblewrap_available
+from grader.sandbox import SANDBOX_UIDS, Limits, bubblewrap_available, processes_of
 from grader.test_set import inspect_checkpoint, CheckpointError
 from submissions import (HANDOUT, HOSTILE, MISTAKES, ONSET_FIRST, ROOT, hostile_text, solution_text,
                          write_pickle_checkpoint, write_submission)
@@ -84,13 +84,7 @@ def test_onset_first_combined_input_is_accepted(tiny_data, tmp_path):
 
 def sandbox_processes():
     """Processes still running under a sandbox's user id."""
-    alive = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            alive += os.stat(f"/proc/{pid}").st_uid in SANDBOX_UIDS
-        except OSError:
-            pass
-    return alive
+    return len(processes_of(SANDBOX_UIDS))
 
 
 @pytest.mark.parametrize("attack", sorted(HOSTILE))
