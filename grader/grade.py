@@ -40,7 +40,7 @@ def grade(source, data_path, test_data=None, check="none", unsafe=False, models=
                                                        hidden_tests.probe_limits(time_limit))
         results["tests"] += tests
         notes += probe_notes
-        handout = os.path.join(work, "hw")
+        handout = hidden_tests.handout_copy(work)
         if check != "none":
             for model_type in models:
                 results["tests"].append(metric_check(check, model_type, handout, work, data_path, unsafe))

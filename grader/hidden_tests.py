@@ -234,6 +234,11 @@ JUDGES = {"build": judge_build, "layers": judge_layers, "parameters": judge_para
 NEEDS = {"layers": "build", "parameters": "build"}     # checks judged from another check's measurements
 
 
+def handout_copy(work):
+    """Where a grading's copy of the handout lives: the probes, metric check and checkpoint share it."""
+    return os.path.join(work, "hw")
+
+
 def copy_handout(model_file, folder):
     """The handout's Python files with the student's model.py: all the student code may see."""
     os.makedirs(folder, exist_ok=True)
@@ -293,7 +298,7 @@ def hidden_tests(model_file, work, data_path, unsafe=False, models=GRADED_MODELS
         inputs = fixed_inputs(data_path)
         _expected_cache[key] = inputs, {m: Expected(solutions, m, inputs) for m in GRADED_MODELS}
     inputs, expected = _expected_cache[key]
-    handout = copy_handout(model_file, os.path.join(work, "hw"))
+    handout = copy_handout(model_file, handout_copy(work))
     tests, notes = [], []
     for model_type in models:
         model_tests, outcome = run_model_checks(model_type, handout, work, inputs, expected[model_type], unsafe, limits)
