@@ -6,6 +6,8 @@ PY := $(abspath $(VENV))/bin/python
 # FluidSynth renders the offline data; the soundfonts are its pianos; bubblewrap sandboxes the grader.
 SYSTEM_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm musescore-general-soundfont-small bubblewrap
 DATA := data/default
+# The leaderboard's browser test drives Debian's Chromium (through Playwright, from requirements.txt).
+test: SYSTEM_PACKAGES += chromium
 
 .PHONY: setup system-packages debug test data bench
 

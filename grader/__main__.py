@@ -11,11 +11,18 @@
                                        grade every submission in DIR, N at a time
     python -m grader gradescope-bundle --out autograder.zip
                                        the Gradescope autograder (setup.sh + run_autograder)
+    python -m grader board post results.json --student ID --pseudonym NAME
+    python -m grader board {serve,html,reveal,config,export}
+                                       the class leaderboard (grader/README.md, "Leaderboard")
 """
 import argparse
 import os
 import sys
 import time
+
+from .board.commands import DEFAULT_DB, post_results
+from .board.commands import add_commands as add_board_commands
+from .board.commands import run as run_board
 
 
 def main(argv=None):
@@ -44,6 +51,10 @@ def main(argv=None):
             sub.add_argument("submission")
             sub.add_argument("--out", default="results.json", help="Gradescope results.json to write")
             sub.add_argument("--keep", metavar="DIR", help="keep the sandbox's files there (to debug the grader)")
+            sub.add_argument("--post", action="store_true", help="post the results to the leaderboard")
+            sub.add_argument("--student", help="with --post: the student's id")
+            sub.add_argument("--pseudonym", help="with --post: the name shown on the board")
+            sub.add_argument("--db", default=DEFAULT_DB, help=f"with --post: the leaderboard file ({DEFAULT_DB})")
         else:
             sub.add_argument("folder")
             sub.add_argument("--jobs", type=int, default=1)
@@ -58,11 +69,14 @@ def main(argv=None):
         sub.add_argument("--time_limit", type=int, default=60, help="seconds for each model's hidden tests")
         sub.add_argument("--unsafe-no-sandbox", dest="unsafe", action="store_true",
                          help="run student code without bubblewrap (only for code you trust)")
+    add_board_commands(commands)
     bundle = commands.add_parser("gradescope-bundle", help="build the Gradescope autograder zip")
     bundle.add_argument("--out", default="autograder.zip")
     bundle.add_argument("--metric-check", dest="metric_check", choices=["none", "quick"], default="none")
     bundle.add_argument("--test_data", default=None, help="a built hidden test set to pack in")
     args = parser.parse_args(argv)
+    if args.command == "grade" and args.post and not (args.student and args.pseudonym):
+        parser.error("grade --post needs --student and --pseudonym")
 
     if args.command == "release":
         from .release import write_handout_model
@@ -93,6 +107,8 @@ def main(argv=None):
         write_results(results, args.out)
         print(results["output"])
         print("wrote", args.out)
+        if args.post:
+            post_results(args.db, results, args.student, args.pseudonym)
     elif args.command == "grade-all":
         from .batch import grade_all
         grade_args = ["--metric-check", args.metric_check, "--data_path", os.path.abspath(args.data_path),
@@ -106,6 +122,8 @@ def main(argv=None):
             print(f"{row['submission']:30} {row['score']!s:>6} / {row['max_score']!s:<6} {row['status']}")
         print(f"graded {len(rows)} submissions in {time.monotonic() - started:.1f} s with {args.jobs} job(s); "
               f"wrote {args.csv}")
+    elif args.command == "board":
+        run_board(args)
     elif args.command == "gradescope-bundle":
         from .gradescope import build_bundle
         print("wrote", build_bundle(args.out, args.metric_check, args.test_data))

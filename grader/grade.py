@@ -14,6 +14,7 @@ import time
 
 from . import hidden_tests
 from .metric_check import metric_check
+from .scores import checkpoint_results
 from .sandbox import SandboxUnavailable, require_bubblewrap
 from .submission import SubmissionError, unpack
 from .test_set import CheckpointError, score_checkpoint
@@ -47,18 +48,9 @@ def grade(source, data_path, test_data=None, check="none", unsafe=False, models=
         if submission.checkpoint and test_data:
             try:
                 scores = score_checkpoint(submission.checkpoint, handout, work, test_data, unsafe)
-                public, private = scores["public"], scores["private"]
-                results["leaderboard"] = [
-                    {"name": "note F1", "value": round(public["note_f1"] or 0.0, 4), "order": "desc"},
-                    {"name": "frame F1", "value": round(public["frame_f1"] or 0.0, 4), "order": "desc"}]
-                results["tests"].append({
-                    "name": "checkpoint on the hidden test set (public part)", "score": 0.0, "max_score": 0.0,
-                    "output": f"note F1 {public['note_f1'] or 0:.4f}, frame F1 {public['frame_f1'] or 0:.4f} on "
-                              f"{public['pieces']} pieces" + (f"; failed pieces: {scores['failures']}"
-                                                               if scores["failures"] else "")})
-                results["tests"].append({
-                    "name": "checkpoint on the hidden test set (private part)", "score": 0.0, "max_score": 0.0,
-                    "visibility": "hidden", "output": json.dumps({"private": private, "public": public})})
+                leaderboard, tests = checkpoint_results(scores)
+                results["leaderboard"] = leaderboard
+                results["tests"] += tests
             except CheckpointError as error:
                 results["tests"].append({"name": "checkpoint on the hidden test set", "score": 0.0,
                                          "max_score": 0.0, "output": f"not scored: {error}"})

@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 
+from grader.board.store import Board
 from grader.grade import grade
 from grader.hidden_tests import hidden_tests
 from grader.sandbox import SANDBOX_UIDS, Limits, bubblewrap_available, processes_of
@@ -52,6 +53,14 @@ def test_solutions_get_full_marks_and_a_leaderboard_entry(tiny_data, checkpoint,
     assert f"{private['note_f1']:.4f}" not in results["output"] or private["note_f1"] == results["leaderboard"][0]["value"]
     for key in ["score", "execution_time", "output", "tests", "leaderboard", "visibility", "stdout_visibility"]:
         assert key in results
+    with Board(str(tmp_path / "board.sqlite3")) as board:          # the board reads what grade() wrote
+        board.post(results, "20261234", "Blue Heron")
+        (stored,) = board.submissions()
+        (row,) = board.standings()
+    assert stored["score"] == 31 and stored["max_score"] == 31
+    assert (stored["private_note_f1"], stored["private_frame_f1"]) == (private["note_f1"] or 0.0,
+                                                                       private["frame_f1"] or 0.0)
+    assert round(row["note_f1"], 4) == results["leaderboard"][0]["value"] and "private_note_f1" not in row
 
 
 def test_stubs_score_zero_with_the_question_named(tiny_data, tmp_path):
