@@ -39,7 +39,7 @@ def main():
     minute = looped_audio(60)
     predict(model, minute[:16000 * 5], "cpu")             # warm-up
     start = time.perf_counter()
-    frames, onsets = predict(model, minute, "cpu")
+    frames, onsets, _ = predict(model, minute, "cpu")
     extract_notes(onsets, frames)
     seconds = time.perf_counter() - start
     print(f"ONF cnn_unit 48: 60 s of audio transcribed in {seconds:.1f} s on {torch.get_num_threads()} threads "

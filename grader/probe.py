@@ -175,7 +175,7 @@ def transcribe(handout, checkpoint, inputs, out):
     for index, path in enumerate(task["audio"]):
         def piece():
             audio = read_audio(path).astype(np.float32) / 32768
-            frame, onset = predict(loaded["model"], audio, "cpu")
+            frame, onset, _ = predict(loaded["model"], audio, "cpu")
             return {}, {"frame": frame.astype(np.float16), "onset": onset.astype(np.float16)}
         record.run(f"piece{index:04d}", piece)
 

@@ -131,6 +131,22 @@ def named(name, scores):
     return {f"metric/{name}/{key}": float(value) for key, value in zip(("precision", "recall", "f1", "overlap"), scores)}
 
 
+def losses(outputs, labels):
+    """The loss terms of a model's outputs against label rolls (batch x frames x 88).
+
+    Every model is trained on frame and onset cross-entropy. A model that returns four outputs
+    (frame_logit, onset_logit, offset_logit, velocity), like the full Onsets and Frames, adds offset
+    cross-entropy and the squared velocity error where notes start.
+    """
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    terms = {"frame_loss": bce(outputs[0], labels["frame"]), "onset_loss": bce(outputs[1], labels["onset"])}
+    if len(outputs) == 4:
+        onset = labels["onset"]
+        terms["offset_loss"] = bce(outputs[2], labels["offset"])
+        terms["velocity_loss"] = (onset * (outputs[3] - labels["velocity"]) ** 2).sum() / onset.sum().clamp(min=1)
+    return terms
+
+
 def evaluate(model, dataset, device, onset_threshold=0.5, frame_threshold=0.5, midi_folder=None):
     """Run the model on every item of a dataset; returns {metric: [value per item]} including the losses.
 
@@ -140,25 +156,24 @@ def evaluate(model, dataset, device, onset_threshold=0.5, frame_threshold=0.5, m
     model.eval()
     with torch.no_grad():
         for item in dataset:
-            audio = item["audio"].to(device).unsqueeze(0)
-            frame_logit, onset_logit = model(audio)[:2]
-            frame_label, onset_label = item["frame"].to(device), item["onset"].to(device)
-            results["metric/loss/frame_loss"].append(
-                torch.nn.functional.binary_cross_entropy_with_logits(frame_logit[0], frame_label).item())
-            results["metric/loss/onset_loss"].append(
-                torch.nn.functional.binary_cross_entropy_with_logits(onset_logit[0], onset_label).item())
-            frame_prob = torch.sigmoid(frame_logit[0]).cpu().numpy()
-            onset_prob = torch.sigmoid(onset_logit[0]).cpu().numpy()
+            outputs = model(item["audio"].to(device).unsqueeze(0))
+            labels = {key: item[key].to(device).unsqueeze(0) for key in ("frame", "onset", "offset", "velocity")}
+            for name, loss in losses(outputs, labels).items():
+                results[f"metric/loss/{name}"].append(loss.item())
+            frame_prob = torch.sigmoid(outputs[0][0]).cpu().numpy()
+            onset_prob = torch.sigmoid(outputs[1][0]).cpu().numpy()
+            velocity = outputs[3][0].clamp(0, 1).cpu().numpy() if len(outputs) == 4 else None
             piece = evaluate_piece(frame_prob, onset_prob, item["frame"].numpy(), item["onset"].numpy(),
-                                   onset_threshold=onset_threshold, frame_threshold=frame_threshold)
+                                   velocity, item["velocity"].numpy(), onset_threshold, frame_threshold)
             for key, value in piece.items():
                 results[key].append(value)
             if midi_folder:
                 from transcribe import write_midi
-                pitches, intervals, _ = extract_notes(onset_prob, frame_prob, onset_threshold=onset_threshold,
-                                                      frame_threshold=frame_threshold)
+                pitches, intervals, velocities = extract_notes(onset_prob, frame_prob, velocity, onset_threshold,
+                                                               frame_threshold)
                 name = os.path.splitext(os.path.basename(item["path"]))[0]
-                write_midi(os.path.join(midi_folder, name + ".mid"), pitches, intervals)
+                write_midi(os.path.join(midi_folder, name + ".mid"), pitches, intervals,
+                           velocities if velocity is not None else None)
     model.train()
     return results
 

@@ -18,13 +18,12 @@ from datetime import datetime
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from constants import DEFAULT_DATA_PATH, SEQUENCE_LENGTH
 from dataset import DataError, MAESTRO_small, allocate_batch
-from evaluate import evaluate, results_lines
+from evaluate import evaluate, losses, results_lines
 from model import MODELS
 
 # `full` is the 2020 homework's configuration (meant for a GPU). `cpu` keeps every architecture but
@@ -116,9 +115,10 @@ def build_model(args):
 
 
 def check_outputs(outputs, batch):
-    """A model must return (frame_logit, onset_logit), each batch x frames x 88."""
+    """A model must return (frame_logit, onset_logit), each batch x frames x 88 (or, like the full Onsets
+    and Frames, (frame_logit, onset_logit, offset_logit, velocity))."""
     expected = tuple(batch["frame"].shape)
-    if not (isinstance(outputs, tuple) and len(outputs) == 2) or any(tuple(o.shape) != expected for o in outputs):
+    if not (isinstance(outputs, tuple) and len(outputs) in (2, 4)) or any(tuple(o.shape) != expected for o in outputs):
         shapes = [tuple(o.shape) for o in outputs] if isinstance(outputs, (tuple, list)) else type(outputs).__name__
         sys.exit(f"model.py: forward must return (frame_logit, onset_logit), each of shape {expected}; "
                  f"it returned {shapes}.")
@@ -168,10 +168,7 @@ def main(args):
         batch = allocate_batch(batch, args.device)
         outputs = model(batch["audio"])
         check_outputs(outputs, batch)
-        frame_logit, onset_logit = outputs
-        frame_loss = F.binary_cross_entropy_with_logits(frame_logit, batch["frame"])
-        onset_loss = F.binary_cross_entropy_with_logits(onset_logit, batch["onset"])
-        loss = frame_loss + onset_loss
+        loss = sum(losses(outputs, batch).values())
 
         optimizer.zero_grad()
         loss.backward()

@@ -4,7 +4,7 @@
 
 Reads WAV, FLAC, OGG or MP3 at any sample rate and channel count (mixed to mono, resampled to 16 kHz).
 Long recordings run in chunks, so memory stays bounded. For each input NAME it writes, in --out:
-NAME.npz (frame and onset probabilities), NAME.mid, NAME.wav (the MIDI played by FluidSynth) and
+NAME.npz (frame and onset probabilities, and velocity when the model predicts it), NAME.mid, NAME.wav (the MIDI played by FluidSynth) and
 NAME.png (the predicted notes over the log-mel spectrogram).
 """
 import argparse
@@ -23,6 +23,7 @@ from evaluate import extract_notes, load_model
 CHUNK_SECONDS = 30         # audio per forward pass
 CONTEXT_SECONDS = 2        # extra audio on each side of a chunk, so LSTMs see across the cut
 CONSTANT_VELOCITY = 80     # for models that do not predict velocity (the 2020 code wrote 127)
+VELOCITY_SCALE, VELOCITY_OFFSET = 80, 10   # predicted velocity (0-1) to MIDI as Magenta does: 10 to 90
 
 
 def read_audio(path):
@@ -41,19 +42,24 @@ def read_audio(path):
 
 
 def predict(model, audio, device):
-    """Frame and onset probabilities (T x 88) for the whole recording, one chunk at a time."""
+    """Frame and onset probabilities (T x 88) for the whole recording, one chunk at a time, and velocity
+    (T x 88, in [0, 1]) when the model predicts it (otherwise None)."""
     n_frames = len(audio) // HOP_SIZE
     chunk = CHUNK_SECONDS * SAMPLE_RATE // HOP_SIZE
     context = CONTEXT_SECONDS * SAMPLE_RATE // HOP_SIZE
     padded = np.pad(audio[: n_frames * HOP_SIZE], (context * HOP_SIZE, (context + chunk) * HOP_SIZE))
-    frames, onsets = [], []
+    frames, onsets, velocities = [], [], []
     with torch.no_grad():
         for start in range(0, n_frames, chunk):
             piece = padded[start * HOP_SIZE:(start + chunk + 2 * context) * HOP_SIZE]
-            frame_logit, onset_logit = model(torch.from_numpy(piece).to(device)[None])[:2]
-            frames.append(torch.sigmoid(frame_logit[0, context:context + chunk]).cpu().numpy())
-            onsets.append(torch.sigmoid(onset_logit[0, context:context + chunk]).cpu().numpy())
-    return np.concatenate(frames)[:n_frames], np.concatenate(onsets)[:n_frames]
+            outputs = model(torch.from_numpy(piece).to(device)[None])
+            kept = slice(context, context + chunk)
+            frames.append(torch.sigmoid(outputs[0][0, kept]).cpu().numpy())
+            onsets.append(torch.sigmoid(outputs[1][0, kept]).cpu().numpy())
+            if len(outputs) == 4:
+                velocities.append(outputs[3][0, kept].clamp(0, 1).cpu().numpy())
+    velocity = np.concatenate(velocities)[:n_frames] if velocities else None
+    return np.concatenate(frames)[:n_frames], np.concatenate(onsets)[:n_frames], velocity
 
 
 def write_midi(path, pitches, intervals, velocities=None):
@@ -62,7 +68,8 @@ def write_midi(path, pitches, intervals, velocities=None):
     piano = pretty_midi.Instrument(program=0, name="Piano")
     seconds = intervals * HOP_SIZE / SAMPLE_RATE
     for i, (pitch, (start, end)) in enumerate(zip(pitches, seconds)):
-        velocity = int(np.clip(velocities[i] * 127, 1, 127)) if velocities is not None else CONSTANT_VELOCITY
+        velocity = (int(round(VELOCITY_SCALE * velocities[i] + VELOCITY_OFFSET)) if velocities is not None
+                    else CONSTANT_VELOCITY)
         piano.notes.append(pretty_midi.Note(velocity, int(pitch) + MIN_MIDI, float(start), float(end)))
     midi.instruments.append(piano)
     midi.write(path)
@@ -108,11 +115,12 @@ def transcribe(model, audio_path, out, device):
     audio = read_audio(audio_path)
     if len(audio) < HOP_SIZE:
         sys.exit(f"audio file {audio_path} is shorter than one frame ({HOP_SIZE} samples at {SAMPLE_RATE} Hz)")
-    frame_prob, onset_prob = predict(model, audio, device)
-    pitches, intervals, _ = extract_notes(onset_prob, frame_prob)
+    frame_prob, onset_prob, velocity = predict(model, audio, device)
+    pitches, intervals, velocities = extract_notes(onset_prob, frame_prob, velocity)
     stem = os.path.join(out, name)
-    np.savez_compressed(stem + ".npz", frame=frame_prob, onset=onset_prob)
-    midi = write_midi(stem + ".mid", pitches, intervals)
+    np.savez_compressed(stem + ".npz", frame=frame_prob, onset=onset_prob,
+                        **({"velocity": velocity} if velocity is not None else {}))
+    midi = write_midi(stem + ".mid", pitches, intervals, velocities if velocity is not None else None)
     if len(pitches):
         soundfile.write(stem + ".wav", midi.fluidsynth(fs=SAMPLE_RATE, synthesizer=soundfont()), SAMPLE_RATE)
     else:

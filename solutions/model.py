@@ -194,4 +194,47 @@ class Transcriber_ONF(nn.Module):
         # STUB: raise NotImplementedError("Q3: write Transcriber_ONF.forward (see its docstring)")
 
 
+# BEGIN SOLUTION
+class OnsetsAndFrames(nn.Module):
+    """The full Onsets and Frames (Hawthorne et al., 2018; 2019), an optional advanced model outside Q1-Q3.
+
+    Onset and offset stacks (ConvStack, BiLSTM, linear); a frame stack (ConvStack, linear) whose
+    probabilities join the detached onset and offset probabilities in a combined BiLSTM; and a velocity
+    stack (ConvStack, linear) regressing velocity / 128, trained only where notes start. Widths follow
+    cnn_unit, fc_unit and LSTM_UNITS like the homework's models (the paper's model is far wider).
+    forward(audio) returns (frame_logit, onset_logit, offset_logit, velocity), each B x T x 88; train.py,
+    evaluate.py and transcribe.py train, score and write velocities for any model returning these four.
+    """
+
+    def __init__(self, cnn_unit, fc_unit):
+        super().__init__()
+        self.melspectrogram = LogMelSpectrogram()
+        self.onset_conv_stack = ConvStack(N_MELS, cnn_unit, fc_unit)
+        self.onset_lstm = nn.LSTM(fc_unit, LSTM_UNITS, num_layers=2, batch_first=True, bidirectional=True)
+        self.onset_fc = nn.Linear(2 * LSTM_UNITS, N_KEYS)
+        self.offset_conv_stack = ConvStack(N_MELS, cnn_unit, fc_unit)
+        self.offset_lstm = nn.LSTM(fc_unit, LSTM_UNITS, num_layers=2, batch_first=True, bidirectional=True)
+        self.offset_fc = nn.Linear(2 * LSTM_UNITS, N_KEYS)
+        self.frame_conv_stack = ConvStack(N_MELS, cnn_unit, fc_unit)
+        self.frame_fc = nn.Linear(fc_unit, N_KEYS)
+        self.combined_lstm = nn.LSTM(3 * N_KEYS, LSTM_UNITS, num_layers=2, batch_first=True, bidirectional=True)
+        self.combined_fc = nn.Linear(2 * LSTM_UNITS, N_KEYS)
+        self.velocity_conv_stack = ConvStack(N_MELS, cnn_unit, fc_unit)
+        self.velocity_fc = nn.Linear(fc_unit, N_KEYS)
+
+    def forward(self, audio):
+        mel = self.melspectrogram(audio)
+        onset_logit = self.onset_fc(self.onset_lstm(self.onset_conv_stack(mel))[0])
+        offset_logit = self.offset_fc(self.offset_lstm(self.offset_conv_stack(mel))[0])
+        frame = torch.sigmoid(self.frame_fc(self.frame_conv_stack(mel)))
+        combined = torch.cat([torch.sigmoid(onset_logit).detach(), torch.sigmoid(offset_logit).detach(), frame], -1)
+        frame_logit = self.combined_fc(self.combined_lstm(combined)[0])
+        velocity = self.velocity_fc(self.velocity_conv_stack(mel))
+        return frame_logit, onset_logit, offset_logit, velocity
+
+
+# END SOLUTION
 MODELS = {"baseline": Transcriber, "rnn": Transcriber_RNN, "crnn": Transcriber_CRNN, "onf": Transcriber_ONF}
+# BEGIN SOLUTION
+MODELS["onf_full"] = OnsetsAndFrames
+# END SOLUTION

@@ -151,7 +151,7 @@ def test_chunked_prediction_equals_one_pass(tmp_path):
     torch.manual_seed(0)
     model = Transcriber(4, 16).eval()
     audio = np.random.default_rng(0).standard_normal(16000 * 70).astype(np.float32) * 0.1
-    frames, onsets = transcribe.predict(model, audio, "cpu")
+    frames, onsets, _ = transcribe.predict(model, audio, "cpu")
     with torch.no_grad():
         frame_logit, onset_logit = model(torch.from_numpy(audio[: len(audio) // 512 * 512])[None])
     assert frames.shape == (len(audio) // 512, 88)

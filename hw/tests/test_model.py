@@ -39,14 +39,14 @@ def test_log_mel_has_one_frame_per_hop():
     assert mel.shape == (2, 200, 229)
 
 
-@pytest.mark.parametrize("model_type", list(MODELS))
+@pytest.mark.parametrize("model_type", list(ATTRIBUTES))
 def test_attribute_names(model_type):
     model = build(model_type)
     missing = [name for name in ATTRIBUTES[model_type] if not hasattr(model, name)]
     assert not missing, f"{model_type} lacks the attributes {missing} (see the class docstring)"
 
 
-@pytest.mark.parametrize("model_type", list(MODELS))
+@pytest.mark.parametrize("model_type", list(ATTRIBUTES))
 @pytest.mark.parametrize("samples", [25600, 51200])
 def test_outputs_are_two_logit_rolls(model_type, samples):
     outputs = run(build(model_type), audio(samples=samples))
@@ -76,7 +76,7 @@ def test_onf_frame_loss_does_not_train_the_onset_branch():
     assert any(p.grad is not None and p.grad.any() for p in model.combined_fc.parameters())
 
 
-@pytest.mark.parametrize("model_type", list(MODELS))
+@pytest.mark.parametrize("model_type", list(ATTRIBUTES))
 def test_a_few_steps_lower_the_loss(model_type):
     model = build(model_type)
     x = audio()

@@ -1,0 +1,85 @@
+"""The full Onsets and Frames (the solutions' optional advanced model) through the handout's tools."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile
+import torch
+
+from evaluate import losses
+from submissions import ROOT, solution_text
+
+
+@pytest.fixture(scope="module")
+def handout_with_solutions(tmp_path_factory):
+    hw = tmp_path_factory.mktemp("hw")
+    for name in os.listdir(os.path.join(ROOT, "hw")):
+        if name.endswith(".py"):
+            with open(os.path.join(ROOT, "hw", name)) as f:
+                (hw / name).write_text(solution_text() if name == "model.py" else f.read())
+    return hw
+
+
+def test_velocity_loss_counts_only_where_notes_start():
+    labels = {name: torch.zeros(1, 4, 88) for name in ("frame", "onset", "offset", "velocity")}
+    labels["onset"][0, 1, 40] = 1
+    labels["velocity"][0, 1:3, 40] = 0.75
+    prediction = torch.full((1, 4, 88), 0.25)
+    prediction[0, 2, 40] = 0.0                   # wrong, but not at an onset: costs nothing
+    zero = torch.zeros(1, 4, 88)
+    terms = losses((zero, zero, zero, prediction), labels)
+    assert set(terms) == {"frame_loss", "onset_loss", "offset_loss", "velocity_loss"}
+    assert terms["velocity_loss"].item() == pytest.approx(0.25)
+    assert set(losses((zero, zero), labels)) == {"frame_loss", "onset_loss"}
+
+
+def test_full_onsets_and_frames_trains_and_is_scored_with_velocity(handout_with_solutions, tiny_data, tmp_path):
+    logdir = tmp_path / "run"
+    result = subprocess.run([sys.executable, "train.py", "--model_type", "onf_full", "-i", "6", "-vi", "3",
+                             "-b", "2", "-v", "20480", "-cnn", "4", "-fc", "16", "--data_path", tiny_data,
+                             "--logdir", str(logdir)], cwd=handout_with_solutions, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in open(logdir / "metrics.jsonl")]
+    assert [row["step"] for row in rows] == [3, 6]
+    for key in ("metric/loss/offset_loss", "metric/loss/velocity_loss", "metric/note-with-velocity/f1",
+                "metric/note-with-offsets-and-velocity/f1"):
+        assert key in rows[-1] and np.isfinite(rows[-1][key])
+    assert "note-with-velocity" in (logdir / "results.txt").read_text()
+    evaluated = subprocess.run([sys.executable, "evaluate.py", str(logdir / "model-6.pt"), "--data_path", tiny_data,
+                                "--group", "validation", "--out", str(tmp_path / "validation.txt")],
+                               cwd=handout_with_solutions, capture_output=True, text=True)
+    assert evaluated.returncode == 0 and "note-with-velocity" in (tmp_path / "validation.txt").read_text()
+
+
+def test_transcriptions_carry_the_predicted_velocities(handout_with_solutions, tmp_path):
+    sys.path.insert(0, str(handout_with_solutions))
+    try:
+        spec = importlib.util.spec_from_file_location("solution_model", handout_with_solutions / "model.py")
+        solution_model = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(solution_model)
+    finally:
+        sys.path.remove(str(handout_with_solutions))
+    torch.manual_seed(0)
+    model = solution_model.OnsetsAndFrames(4, 16)
+    with torch.no_grad():        # whatever it hears: one note on key 40 (MIDI 61) at velocity 0.5
+        for layer in (model.onset_fc, model.combined_fc, model.velocity_fc):
+            layer.weight.zero_()
+            layer.bias.fill_(-20)
+        model.onset_fc.bias[40] = model.combined_fc.bias[40] = 20
+        model.velocity_fc.bias.fill_(0.5)
+    torch.save({"model_state_dict": model.state_dict(), "model_type": "onf_full", "cnn_unit": 4, "fc_unit": 16},
+               tmp_path / "model.pt")
+    audio = np.random.default_rng(0).standard_normal(16000 * 3).astype(np.float32) * 0.01
+    soundfile.write(tmp_path / "take.wav", audio, 16000)
+    result = subprocess.run([sys.executable, "transcribe.py", str(tmp_path / "model.pt"), str(tmp_path / "take.wav"),
+                             "--out", str(tmp_path / "out")], cwd=handout_with_solutions, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    notes = pretty_midi.PrettyMIDI(str(tmp_path / "out" / "take.mid")).instruments[0].notes
+    assert [(n.pitch, n.velocity) for n in notes] == [(61, 50)]          # 80 v + 10, as Magenta maps it
+    velocity = np.load(tmp_path / "out" / "take.npz")["velocity"]
+    assert velocity.shape == (16000 * 3 // 512, 88) and np.allclose(velocity, 0.5)
