@@ -211,6 +211,8 @@ def test_page_in_a_real_browser_shows_the_order_highlights_me_and_sorts_on_click
             assert column(2) == ["Auk", "Gannet", "kestrel", "Marlin", "Zebu"]
             page.click("th[data-key=rank]")
             assert column(1) == ["5", "4", "3", "2", "1"]
+            page.click("th[data-key=last_posted_at]")
+            assert column(2) == ["Marlin", "Gannet", "kestrel", "Auk", "Zebu"]
 
             page.fill("#me", "Auk")
             assert page.locator("tr.me td:nth-child(2)").all_inner_texts() == ["Auk"]

@@ -19,6 +19,7 @@ COLUMNS = [("rank", "Rank"), ("pseudonym", "Pseudonym"), ("note_f1", "Note F1"),
            ("submissions", "Submissions"), ("last_posted_at", "Last submission (UTC)")]
 REVEALED_COLUMNS = COLUMNS[:4] + [("public_note_f1", "Public note F1"), ("public_frame_f1", "Public frame F1")] \
     + COLUMNS[4:]
+TEXT_COLUMNS = {"pseudonym", "last_posted_at"}      # sorted as text (ISO times sort as text)
 BINS = 20
 
 STYLE = """
@@ -94,7 +95,7 @@ def histogram_svg(values, width=600, height=140):
     parts = [f'<svg id="histogram" width="{width}" height="{height + 30}" role="img" '
              f'aria-label="How many students reach each note F1">']
     for i, count in enumerate(counts):
-        bar = (height - 10) * count / top
+        bar = (height - 20) * count / top          # room above the tallest bar for its count
         parts.append(f'<rect class="bar" data-bin="{i}" x="{i * bar_width + 1:.1f}" y="{height - bar:.1f}" '
                      f'width="{bar_width - 2:.1f}" height="{bar:.1f}"><title>note F1 {i / BINS:.2f}-'
                      f'{(i + 1) / BINS:.2f}: {count}</title></rect>')
@@ -126,7 +127,7 @@ def render_page(standings, revealed, title="Piano transcription leaderboard", ge
             "submission (note F1, then frame F1, then the earlier submission). The final standings use "
             "the private part, revealed after the deadline.")
     sorted_by = {"rank": ' aria-sort="ascending"'}
-    head = "".join(f'<th data-key="{key}" data-type="{"text" if key == "pseudonym" else "number"}"'
+    head = "".join(f'<th data-key="{key}" data-type="{"text" if key in TEXT_COLUMNS else "number"}"'
                    f'{sorted_by.get(key, "")}>{label}</th>' for key, label in columns)
     rows = []
     for entry in standings:
