@@ -7,7 +7,8 @@ It imports the student's model.py from HANDOUT, reads its inputs from IN (task.j
 pickles), and writes what it measured to OUT: one JSON line per check in results.jsonl, as soon as the
 check ends (so a later hang or crash costs only the checks after it), and arrays in <check>.npz.
 It judges nothing: the grader, outside the sandbox, compares the measurements with the solutions.
-The parent also imports describe() and the loss from here, so both sides measure the same way.
+The parent also imports describe() and outputs_summary() from here, so both sides measure the same way;
+the training check uses the handout's own loss (evaluate.losses), as train.py does.
 """
 import json
 import os
@@ -32,13 +33,6 @@ def describe(model):
                 entry[field] = getattr(layer, field)
         layers[name] = entry
     return {"parameters": sum(p.numel() for p in model.parameters()), "layers": layers}
-
-
-def loss_of(outputs, frame_label, onset_label):
-    import torch.nn.functional as F
-    frame_logit, onset_logit = outputs[:2]
-    return (F.binary_cross_entropy_with_logits(frame_logit, frame_label)
-            + F.binary_cross_entropy_with_logits(onset_logit, onset_label))
 
 
 def outputs_summary(outputs):
@@ -126,17 +120,19 @@ def checks(handout, model_type, inputs, out):
         return {"gradient": norms}, None
 
     def training():
+        from evaluate import losses
+        labels = {"frame": frame_label, "onset": onset_label}
         torch.manual_seed(task["seed"])
         model = Model(*small).train()
         optimizer = torch.optim.Adam(model.parameters(), task["learning_rate"])
-        losses = []
+        history = []
         for _ in range(task["steps"]):
-            loss = loss_of(model(audio), frame_label, onset_label)
+            loss = sum(losses(model(audio)[:2], labels).values())      # frame + onset, as graded
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            losses.append(loss.item())
-        return {"losses": losses}, None
+            history.append(loss.item())
+        return {"losses": history}, None
 
     def determinism():
         results = {}

@@ -40,16 +40,16 @@ def post_results(db_path, results, student, pseudonym):
     try:
         with Board(db_path) as board:
             number = board.post(results, student, pseudonym)
-            rank, row = board.rank_of(pseudonym)
-            total, left = len(board.standings()), board.posts_left(student)
-            revealed = board.revealed
+            standings = board.standings()
+            row = next(entry for entry in standings if entry["pseudonym"] == pseudonym)
+            left, revealed = board.posts_left(student), board.revealed
     except BoardError as error:
         sys.exit(f"board: {error}")
     public_scores = ", ".join(f"{entry['name']} {entry['value']:.4f}" for entry in results["leaderboard"])
     board_name = "final standings" if revealed else "public standings"
     print(f"posted submission {number} as {pseudonym}; its public scores: "
           f"{public_scores}. "
-          f"{pseudonym} is ranked {rank} of {total} in the {board_name} "
+          f"{pseudonym} is ranked {row['rank']} of {len(standings)} in the {board_name} "
           f"(best note F1 {row['note_f1']:.4f}); {left} post(s) left in the next 24 hours.")
 
 

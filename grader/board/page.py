@@ -162,13 +162,18 @@ def standings_csv(standings, revealed):
     return out.getvalue()
 
 
-def student_files(board):
-    """{file name: content} of everything a student may see."""
+CONTENT_TYPES = {"index.html": "text/html; charset=utf-8", "standings.json": "application/json",
+                 "standings.csv": "text/csv; charset=utf-8"}
+
+
+def student_files(board, names=tuple(CONTENT_TYPES)):
+    """{file name: content} of everything a student may see (only the files named, when given)."""
     standings, revealed = board.standings(), board.revealed
-    title = board.setting("title", "Piano transcription leaderboard")
-    return {"index.html": render_page(standings, revealed, title),
-            "standings.json": json.dumps({"revealed": revealed, "standings": standings}, indent=1),
-            "standings.csv": standings_csv(standings, revealed)}
+    render = {"index.html": lambda: render_page(standings, revealed,
+                                                board.setting("title", "Piano transcription leaderboard")),
+              "standings.json": lambda: json.dumps({"revealed": revealed, "standings": standings}, indent=1),
+              "standings.csv": lambda: standings_csv(standings, revealed)}
+    return {name: render[name]() for name in names}
 
 
 def write_static(db_path, out):
@@ -182,10 +187,6 @@ def write_static(db_path, out):
     return sorted(files)
 
 
-CONTENT_TYPES = {"index.html": "text/html; charset=utf-8", "standings.json": "application/json",
-                 "standings.csv": "text/csv; charset=utf-8"}
-
-
 def serve(db_path, host="127.0.0.1", port=8000):
     """Serve the page live from the store (each request reads the current standings)."""
     class Handler(BaseHTTPRequestHandler):
@@ -195,7 +196,7 @@ def serve(db_path, host="127.0.0.1", port=8000):
                 self.send_error(404, "only /, /standings.json and /standings.csv are served")
                 return
             with Board(db_path) as board:
-                body = student_files(board)[name].encode("utf-8")
+                body = student_files(board, [name])[name].encode("utf-8")
             self.send_response(200)
             self.send_header("Content-Type", CONTENT_TYPES[name])
             self.send_header("Content-Length", str(len(body)))

@@ -117,11 +117,9 @@ class Board:
         try:
             self._claim_pseudonym(student, pseudonym)
             limit = self.daily_limit
-            recent = self.db.execute(
-                "SELECT posted_at FROM submissions WHERE student = ? AND posted_at > ? ORDER BY posted_at",
-                (student, iso(now - timedelta(days=1)))).fetchall()
+            recent = self._recent_posts(student, now)
             if len(recent) >= limit:
-                again = datetime.strptime(recent[0]["posted_at"], "%Y-%m-%dT%H:%M:%S.%fZ") + timedelta(days=1)
+                again = datetime.strptime(recent[0], "%Y-%m-%dT%H:%M:%S.%fZ") + timedelta(days=1)
                 raise BoardError(f"{pseudonym} has posted {len(recent)} submissions in the last 24 hours, the "
                                  f"limit is {limit}: the next post is accepted after "
                                  f"{again.strftime('%Y-%m-%d %H:%M')} UTC (nothing was posted; the results "
@@ -189,14 +187,11 @@ class Board:
             " s.public_note_f1, s.public_frame_f1, s.private_note_f1, s.private_frame_f1"
             " FROM submissions s JOIN students p ON p.student = s.student ORDER BY s.id")]
 
-    def rank_of(self, pseudonym):
-        for row in self.standings():
-            if row["pseudonym"] == pseudonym:
-                return row["rank"], row
-        return None, None
+    def _recent_posts(self, student, now):
+        """Times of the student's posts in the 24 hours before now, oldest first."""
+        return [row["posted_at"] for row in self.db.execute(
+            "SELECT posted_at FROM submissions WHERE student = ? AND posted_at > ? ORDER BY posted_at",
+            (student, iso(now - timedelta(days=1))))]
 
     def posts_left(self, student, now=None):
-        now = now or utc_now()
-        (count,) = self.db.execute("SELECT COUNT(*) FROM submissions WHERE student = ? AND posted_at > ?",
-                                   (student, iso(now - timedelta(days=1)))).fetchone()
-        return max(self.daily_limit - count, 0)
+        return max(self.daily_limit - len(self._recent_posts(student, now or utc_now())), 0)
