@@ -27,7 +27,7 @@ system-packages:
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
-	$(PY) -c "import torch, torchaudio, fluidsynth, soundfile, mir_eval, pretty_midi, music21"
+	$(PY) -c "import torch, fluidsynth, soundfile, mir_eval, pretty_midi, music21"
 	touch $@
 
 data: setup $(DATA)/data.json

@@ -4,32 +4,58 @@ Q1-Q3 ask you to complete Transcriber_RNN, Transcriber_CRNN and Transcriber_ONF.
 the layers and the attribute names the grader looks for; the CNN baseline `Transcriber` is complete and
 shows the pattern. Every model returns logits (no sigmoid): the loss applies the sigmoid itself.
 """
+import math
+
 import torch
 import torch.nn as nn
-import torchaudio
+import torch.nn.functional as F
 
 from constants import HOP_SIZE, MEL_FMAX, MEL_FMIN, N_FFT, N_KEYS, N_MELS, SAMPLE_RATE
 
 LSTM_UNITS = 88       # hidden units per direction of every LSTM in Q1-Q3
 
 
+def mel_filterbank(n_freqs, f_min, f_max, n_mels, sample_rate):
+    """Triangular filters spaced evenly on the HTK mel scale, as an n_freqs x n_mels matrix.
+
+    Filter m rises from centre m-1 to centre m and falls to centre m+1 (peak 1, no area normalisation),
+    the bank the 2020 homework used through torchaudio's MelSpectrogram(mel_scale="htk").
+    """
+    def hz_to_mel(hz):
+        return 2595.0 * math.log10(1.0 + hz / 700.0)
+
+    mels = torch.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2)
+    centres = 700.0 * (10.0 ** (mels / 2595.0) - 1.0)           # n_mels + 2 edges in Hz
+    freqs = torch.linspace(0, sample_rate // 2, n_freqs)         # the STFT bins in Hz
+    widths = centres[1:] - centres[:-1]
+    distance = centres.unsqueeze(0) - freqs.unsqueeze(1)         # n_freqs x (n_mels + 2)
+    rising = -distance[:, :-2] / widths[:-1]
+    falling = distance[:, 2:] / widths[1:]
+    return torch.clamp(torch.minimum(rising, falling), min=0.0)
+
+
 class LogMelSpectrogram(nn.Module):
     """Log-mel spectrogram, B x samples -> B x T x N_MELS with T = samples // HOP_SIZE.
 
     Frame t is centred on the middle of samples [t * HOP_SIZE, (t + 1) * HOP_SIZE), the span its label
-    covers: the signal is padded by (N_FFT - HOP_SIZE) / 2 on each side instead of torchaudio's default
-    centring, which would shift every frame by half a hop and add one frame.
+    covers: the signal is padded by (N_FFT - HOP_SIZE) / 2 on each side, not by N_FFT / 2 as a centred
+    STFT would, which would shift every frame by half a hop and add one frame.
     """
 
     def __init__(self):
         super().__init__()
-        self.melspectrogram = torchaudio.transforms.MelSpectrogram(
-            sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP_SIZE, f_min=MEL_FMIN, f_max=MEL_FMAX,
-            n_mels=N_MELS, power=2.0, mel_scale="htk", center=False, pad=(N_FFT - HOP_SIZE) // 2)
+        # Constants, not weights: kept out of checkpoints (persistent=False) but moved with .to(device).
+        self.register_buffer("window", torch.hann_window(N_FFT), persistent=False)
+        self.register_buffer("mel_basis", mel_filterbank(N_FFT // 2 + 1, MEL_FMIN, MEL_FMAX, N_MELS, SAMPLE_RATE),
+                             persistent=False)
 
     def forward(self, audio):
-        mel = self.melspectrogram(audio)                       # B x N_MELS x T
-        return torch.log(torch.clamp(mel, min=1e-9)).transpose(-1, -2)
+        padding = (N_FFT - HOP_SIZE) // 2
+        audio = F.pad(audio, (padding, padding))
+        stft = torch.stft(audio, N_FFT, HOP_SIZE, window=self.window, center=False, return_complex=True)
+        power = stft.abs().pow(2.0)                            # B x (N_FFT/2 + 1) x T
+        mel = power.transpose(-1, -2) @ self.mel_basis         # B x T x N_MELS
+        return torch.log(torch.clamp(mel, min=1e-9))
 
 
 class ConvStack(nn.Module):
