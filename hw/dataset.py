@@ -76,6 +76,18 @@ class MAESTRO_small(Dataset):
     def __len__(self):
         return len(self.pieces)
 
+    def label_rates(self):
+        """The share of (frame, key) cells in which each on/off label (frame, onset, offset) is on,
+        over the whole pieces."""
+        on, cells = dict.fromkeys(("frame", "onset", "offset"), 0.0), 0
+        for piece in self.pieces:
+            n_frames = len(piece["audio"]) // HOP_SIZE
+            rolls = piano_rolls(piece["notes"], 0, n_frames)
+            for name in on:
+                on[name] += float(rolls[name].sum())
+            cells += n_frames * N_KEYS
+        return {name: count / cells for name, count in on.items()}
+
     def __getitem__(self, index):
         piece = self.pieces[index]
         n_frames = len(piece["audio"]) // HOP_SIZE

@@ -114,6 +114,29 @@ def build_model(args):
         sys.exit(f"model.py: {stub}. Fill it in, or train another --model_type.")
 
 
+# The layer that produces each logit, by the attribute names of the model spec (first one present).
+OUTPUT_LAYERS = {"frame": ("combined_fc", "frame_fc"), "onset": ("onset_fc",), "offset": ("offset_fc",)}
+
+
+def start_at_label_rates(model, rates, log):
+    """Start the bias of each output layer at the log-odds of how often its label is on.
+
+    Onsets fill about 0.3 % of the piano roll, so the first thing a model learns is to say "almost never".
+    A linear layer on a CNN learns that in its bias within a few hundred steps. Behind an LSTM, the model
+    learns it by driving the LSTM into saturation, where it passes almost no gradient, and then stalls
+    for thousands of steps without predicting a single onset. Starting at the rate skips that detour.
+    """
+    for label, names in OUTPUT_LAYERS.items():
+        layer = next((getattr(model, name) for name in names if hasattr(model, name)), None)
+        if isinstance(layer, torch.nn.Linear) and layer.bias is not None:
+            with torch.no_grad():
+                rate = min(max(rates[label], 1e-4), 1 - 1e-4)       # a label never (or always) on stays finite
+                layer.bias.fill_(float(np.log(rate / (1 - rate))))
+        elif label != "offset":
+            log(f"note: the model has no linear layer named {' or '.join(names)}, so its {label} output starts "
+                "at 50 % and may stall; use the layer names of the spec in model.py.")
+
+
 def check_outputs(outputs, batch):
     """A model must return (frame_logit, onset_logit), each batch x frames x 88 (or, like the full Onsets
     and Frames, (frame_logit, onset_logit, offset_logit, velocity))."""
@@ -153,6 +176,8 @@ def main(args):
     train_groups = ["debug"] if args.debug else ["train"]
     train_set = MAESTRO_small(args.data_path, groups=train_groups, sequence_length=args.sequence_length,
                               seed=args.seed, random_sample=True)
+    if not args.resume:
+        start_at_label_rates(model, train_set.label_rates(), log)
     validation_set = MAESTRO_small(args.data_path, groups=["validation"], sequence_length=SEQUENCE_LENGTH,
                                    seed=args.seed, random_sample=False)
     loader = DataLoader(train_set, args.batch_size, shuffle=True, drop_last=True,
