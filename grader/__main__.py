@@ -6,6 +6,7 @@
     python -m grader reference --profile cpu [--steps 5000] [--models ...] [--seeds ...]
                                        train (or resume) the reference runs, then write hw/log_examples
     python -m grader grade SUBMISSION [--out results.json] [--metric-check {none,quick,5k}] [--test_data DIR]
+                                       [--device {cpu,cuda}]
                                        grade one folder, zip or model.py in the sandbox
     python -m grader grade-all DIR --jobs N --csv grades.csv
                                        grade every submission in DIR, N at a time
@@ -62,6 +63,8 @@ def main(argv=None):
             sub.add_argument("--results", default="graded", help="folder for each submission's results.json")
             sub.add_argument("--timeout", type=int, default=3600, help="seconds per submission")
         sub.add_argument("--metric-check", dest="metric_check", choices=["none", "quick", "5k"], default="none")
+        sub.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                         help="where the metric check trains (cuda: the GPU, bound into the sandbox)")
         sub.add_argument("--data_path", default="data/default",
                          help="data whose validation crops feed the hidden tests and the metric check")
         sub.add_argument("--test_data", default=None, help="hidden test set scoring a submitted model.pt")
@@ -77,6 +80,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "grade" and args.post and not (args.student and args.pseudonym):
         parser.error("grade --post needs --student and --pseudonym")
+    if getattr(args, "device", "cpu") == "cuda":
+        from .sandbox import gpu_devices
+        if not gpu_devices():
+            parser.error("--device cuda: this machine has no NVIDIA device under /dev (/dev/nvidia*)")
 
     if args.command == "release":
         from .release import write_handout_model
@@ -103,7 +110,7 @@ def main(argv=None):
     elif args.command == "grade":
         from .grade import grade, write_results
         results = grade(args.submission, args.data_path, args.test_data, args.metric_check, args.unsafe,
-                        args.models, args.keep, args.time_limit)
+                        args.models, args.keep, args.time_limit, args.device)
         write_results(results, args.out)
         print(results["output"])
         print("wrote", args.out)
@@ -111,7 +118,7 @@ def main(argv=None):
             post_results(args.db, results, args.student, args.pseudonym)
     elif args.command == "grade-all":
         from .batch import grade_all
-        grade_args = ["--metric-check", args.metric_check, "--data_path", os.path.abspath(args.data_path),
+        grade_args = ["--metric-check", args.metric_check, "--device", args.device, "--data_path", os.path.abspath(args.data_path),
                       "--time_limit", str(args.time_limit), "--models", *args.models] + (["--test_data", os.path.abspath(args.test_data)]
                                                    if args.test_data else []) + (["--unsafe-no-sandbox"]
                                                                                  if args.unsafe else [])

@@ -22,8 +22,10 @@ from .test_set import CheckpointError, score_checkpoint
 GRADER_VERSION = "1.0"
 
 
-def grade(source, data_path, test_data=None, check="none", unsafe=False, models=None, keep=None, time_limit=60):
-    """results.json's content for one submission (a folder, zip or model.py)."""
+def grade(source, data_path, test_data=None, check="none", unsafe=False, models=None, keep=None, time_limit=60,
+          device="cpu"):
+    """results.json's content for one submission (a folder, zip or model.py); `device` runs the metric
+    check's training (cpu, or cuda on a GPU machine)."""
     started = time.monotonic()
     models = models or hidden_tests.GRADED_MODELS
     work = tempfile.mkdtemp(prefix="grade-")
@@ -44,7 +46,8 @@ def grade(source, data_path, test_data=None, check="none", unsafe=False, models=
         handout = hidden_tests.handout_copy(work)
         if check != "none":
             for model_type in models:
-                results["tests"].append(metric_check(check, model_type, handout, work, data_path, unsafe))
+                results["tests"].append(metric_check(check, model_type, handout, work, data_path, unsafe,
+                                                             device=device))
         if submission.checkpoint and test_data:
             try:
                 scores = score_checkpoint(submission.checkpoint, handout, work, test_data, unsafe)

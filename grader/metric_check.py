@@ -52,8 +52,10 @@ def sandbox_data(box, data_path, staging):
     return inside
 
 
-def metric_check(check, model_type, handout, work, data_path, unsafe=False, profile=None, seed=None, band_path=None):
-    """Train one model type in the sandbox and judge its validation metrics; returns a test dict."""
+def metric_check(check, model_type, handout, work, data_path, unsafe=False, profile=None, seed=None, band_path=None,
+                 device="cpu"):
+    """Train one model type in the sandbox (on `device`, cpu or cuda) and judge its validation metrics;
+    returns a test dict."""
     spec = CHECKS[check]
     profile = profile or spec["profile"]
     title = f"metric check ({check}): {model_type} trains like the reference"
@@ -69,7 +71,8 @@ def metric_check(check, model_type, handout, work, data_path, unsafe=False, prof
     run_dir = os.path.join(work, f"metric-{check}-{model_type}")
     os.makedirs(run_dir)
     box = Sandbox(unsafe=unsafe, limits=Limits(wall_seconds=spec["wall_seconds"], cpu_seconds=8 * spec["wall_seconds"],
-                                               memory_bytes=12 << 30, processes=128, file_bytes=1 << 30))
+                                               memory_bytes=12 << 30, processes=128, file_bytes=1 << 30,
+                                               gpu=device.startswith("cuda")))
     data = sandbox_data(box, data_path, os.path.join(work, f"data-{check}-{model_type}"))
     hw = box.read_only(handout, "hw")
     logdir = box.writable(run_dir, "run")
@@ -78,7 +81,7 @@ def metric_check(check, model_type, handout, work, data_path, unsafe=False, prof
                "-i", str(steps), "-vi", str(args["validation_interval"]), "--seed", str(seed),
                "-b", str(args["batch_size"]), "-v", str(args["sequence_length"]), "-cnn", str(args["cnn_unit"]),
                "-fc", str(args["fc_unit"]), "-lr", str(args["learning_rate"]), "--data_path", data,
-               "--logdir", logdir, "--skip_test", "--device", "cpu"]
+               "--logdir", logdir, "--skip_test", "--device", device]
     outcome = box.run(command, cwd=hw)
     rows = read_metrics(os.path.join(run_dir, "metrics.jsonl"))
     if not outcome.ok and not rows:

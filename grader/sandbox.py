@@ -12,12 +12,19 @@ command under bubblewrap (https://github.com/containers/bubblewrap):
 - resource limits on address space, CPU time, processes, file size and open files;
 - a wall-clock timeout that kills bubblewrap, which takes the whole PID namespace with it.
 
+With `Limits(gpu=True)` (the metric check's `--device cuda`) the NVIDIA device nodes (/dev/nvidia*) and
+a read-only /sys are bound in and CUDA_VISIBLE_DEVICES passes through, and the address-space limit is
+lifted: CUDA reserves far more address space than it uses, so under that limit it cannot start. Memory
+is then bounded only by the machine; run the grader inside a cgroup (for example
+`systemd-run --scope -p MemoryMax=16G python -m grader ...`) where that matters.
+
 Paths that user may not enter (a Python under /root, say) are bound from inside a private
 mount namespace (`unshare --mount` and grader/launch.py), so the host's mounts never change.
 
 Without bubblewrap the grader refuses to run student code unless the caller passes unsafe=True; then the
 command runs in a plain child process with the same limits and timeout but no isolation.
 """
+import glob
 import json
 import os
 import resource
@@ -48,6 +55,7 @@ class Limits:
     file_bytes: int = 256 << 20        # largest file the code may write
     open_files: int = 512
     threads: int = 2                   # OMP_NUM_THREADS
+    gpu: bool = False                  # bind the NVIDIA devices in (and lift memory_bytes, see above)
 
 
 @dataclass
@@ -86,6 +94,11 @@ def require_bubblewrap():
             "(apt-get install bubblewrap) or pass --unsafe-no-sandbox to grade without isolation.")
 
 
+def gpu_devices():
+    """The NVIDIA device nodes a CUDA process opens: nvidia0.., nvidiactl, nvidia-uvm, nvidia-caps/..."""
+    return sorted(glob.glob("/dev/nvidia*"))
+
+
 def python_paths():
     """The folders the sandboxed Python needs: the environment and the interpreter it was made from."""
     paths = {os.path.abspath(sys.prefix), os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
@@ -107,6 +120,10 @@ class Sandbox:
         self.limits = limits or Limits()
         self.binds = []                # (host, inside, writable)
         self.uid = SANDBOX_UIDS[secrets.randbelow(len(SANDBOX_UIDS))] if os.geteuid() == 0 else os.getuid()
+        self.devices = gpu_devices() if self.limits.gpu else []
+        if self.limits.gpu and not self.devices:
+            raise SandboxUnavailable("a GPU was asked for (--device cuda) but this machine has no NVIDIA device "
+                                     "under /dev: grade on the GPU machine, or leave out --device cuda.")
 
     def _bind(self, host, name, writable):
         host = os.path.abspath(host)
@@ -128,9 +145,11 @@ class Sandbox:
 
     def environment(self):
         threads = str(self.limits.threads)
+        gpus = os.environ.get("CUDA_VISIBLE_DEVICES") if self.limits.gpu else ""
         return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
                 "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONHASHSEED": "0", "MPLCONFIGDIR": "/tmp", "MPLBACKEND": "Agg", "CUDA_VISIBLE_DEVICES": ""}
+                "PYTHONHASHSEED": "0", "MPLCONFIGDIR": "/tmp", "MPLBACKEND": "Agg",
+                **({} if gpus is None else {"CUDA_VISIBLE_DEVICES": gpus})}
 
     def bubblewrap_command(self, argv, cwd, expose=None):
         command = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
@@ -147,6 +166,10 @@ class Sandbox:
         for index, (host, inside, writable) in enumerate(mounts):
             source = os.path.join(expose, str(index)) if expose else host
             command += ["--bind" if writable else "--ro-bind", source, inside]
+        for device in self.devices:              # world-usable nodes: no need to expose them for the user
+            command += ["--dev-bind", device, device]
+        if self.devices:
+            command += ["--ro-bind", "/sys", "/sys"]
         for key, value in self.environment().items():
             command += ["--setenv", key, value]
         command += ["--chdir", cwd, "--"] + list(argv)
@@ -155,9 +178,12 @@ class Sandbox:
     def rlimits(self, nproc_extra=0):
         """{resource name: limit}: set here before exec, or by launch.py for a sandbox started by root."""
         limits = self.limits
-        return {"RLIMIT_AS": limits.memory_bytes, "RLIMIT_CPU": limits.cpu_seconds,
-                "RLIMIT_NPROC": limits.processes + nproc_extra, "RLIMIT_FSIZE": limits.file_bytes,
-                "RLIMIT_NOFILE": limits.open_files, "RLIMIT_CORE": 0}
+        table = {"RLIMIT_AS": limits.memory_bytes, "RLIMIT_CPU": limits.cpu_seconds,
+                 "RLIMIT_NPROC": limits.processes + nproc_extra, "RLIMIT_FSIZE": limits.file_bytes,
+                 "RLIMIT_NOFILE": limits.open_files, "RLIMIT_CORE": 0}
+        if limits.gpu:
+            del table["RLIMIT_AS"]
+        return table
 
     def set_limits(self, nproc_extra=0):
         for name, value in self.rlimits(nproc_extra).items():

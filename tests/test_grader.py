@@ -218,3 +218,33 @@ def test_metric_check_passes_the_solution_and_fails_a_model_that_cannot_learn(ti
     assert verdicts["solution"]["score"] == verdicts["solution"]["max_score"], verdicts["solution"]["output"]
     assert verdicts["sigmoid"]["score"] < verdicts["solution"]["score"]
     assert "frame_loss at step 10" in verdicts["sigmoid"]["output"], verdicts["sigmoid"]["output"]
+
+
+PROBE = ("import os, resource; limit = resource.getrlimit(resource.RLIMIT_AS)[0]; "
+         "print(os.path.exists('/dev/kmsg'), os.path.isdir('/sys/class'), limit == resource.RLIM_INFINITY, "
+         "repr(os.environ.get('CUDA_VISIBLE_DEVICES')))")
+
+
+def test_gpu_sandbox_binds_the_devices_and_lifts_only_the_address_space_limit(tmp_path, monkeypatch):
+    from grader.sandbox import Sandbox
+    plain = Sandbox(limits=Limits(wall_seconds=30))
+    outcome = plain.run([sys.executable, "-c", PROBE], cwd="/tmp")
+    assert outcome.ok and outcome.output.split() == ["False", "False", "False", "''"], outcome.output
+    # This machine has no GPU: /dev/kmsg (a character device bubblewrap's /dev lacks) stands in for
+    # /dev/nvidia*, to show the nodes, /sys and the limits a CUDA process needs reach the sandbox.
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    monkeypatch.setattr("grader.sandbox.gpu_devices", lambda: ["/dev/kmsg"])
+    gpu = Sandbox(limits=Limits(wall_seconds=30, gpu=True))
+    outcome = gpu.run([sys.executable, "-c", PROBE], cwd="/tmp")
+    assert outcome.ok and outcome.output.split() == ["True", "True", "True", "'1'"], outcome.output
+    assert "RLIMIT_AS" not in gpu.rlimits() and gpu.rlimits()["RLIMIT_NPROC"] == plain.rlimits()["RLIMIT_NPROC"]
+
+
+@pytest.mark.skipif(bool(__import__("glob").glob("/dev/nvidia*")), reason="this machine has an NVIDIA GPU")
+def test_asking_for_a_gpu_without_one_is_refused_in_one_sentence(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(tmp_path), "--device", "cuda"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and "no NVIDIA device under /dev" in run.stderr
+    from grader.sandbox import Sandbox, SandboxUnavailable
+    with pytest.raises(SandboxUnavailable, match="no NVIDIA device"):
+        Sandbox(limits=Limits(gpu=True))
