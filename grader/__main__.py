@@ -118,10 +118,13 @@ def main(argv=None):
             post_results(args.db, results, args.student, args.pseudonym)
     elif args.command == "grade-all":
         from .batch import grade_all
-        grade_args = ["--metric-check", args.metric_check, "--device", args.device, "--data_path", os.path.abspath(args.data_path),
-                      "--time_limit", str(args.time_limit), "--models", *args.models] + (["--test_data", os.path.abspath(args.test_data)]
-                                                   if args.test_data else []) + (["--unsafe-no-sandbox"]
-                                                                                 if args.unsafe else [])
+        grade_args = ["--metric-check", args.metric_check, "--device", args.device,
+                      "--data_path", os.path.abspath(args.data_path), "--time_limit", str(args.time_limit),
+                      "--models", *args.models]
+        if args.test_data:
+            grade_args += ["--test_data", os.path.abspath(args.test_data)]
+        if args.unsafe:
+            grade_args.append("--unsafe-no-sandbox")
         started = time.monotonic()
         rows = grade_all(os.path.abspath(args.folder), os.path.abspath(args.results), args.csv, args.jobs,
                          grade_args, args.timeout)

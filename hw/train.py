@@ -82,10 +82,11 @@ def cpu_name():
 
 
 def run_info(args):
-    """What is needed to reproduce a run: flags, versions, device, seed and commit."""
+    """What is needed to reproduce a run: flags, versions, device, seed and commit (with "-dirty" when
+    the working tree differs from it)."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip() or None
+        commit = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], capture_output=True,
+                                text=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip() or None
     except OSError:
         commit = None
     device = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else cpu_name()
