@@ -2,8 +2,8 @@
 
     python bench/train_speed.py [--profiles cpu full] [--steps 10] [--data data/default]
 
-A step is what train.py does: a forward pass on a batch of random crops, both losses, backward,
-per-parameter clipping and an Adam update. Prints s/step and the time 5000 steps would take.
+A step is what train.py does: a forward pass on a batch of random crops, the losses of evaluate.losses,
+backward, per-parameter clipping and an Adam update. Prints s/step and the time 5000 steps would take.
 """
 import argparse
 import os
@@ -11,11 +11,11 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(ROOT, "solutions"), os.path.join(ROOT, "hw")]
 from dataset import MAESTRO_small  # noqa: E402
+from evaluate import losses  # noqa: E402
 from model import MODELS  # noqa: E402
 from train import PROFILES  # noqa: E402
 
@@ -27,12 +27,10 @@ def seconds_per_step(model_type, profile, steps, data, device):
     optimizer = torch.optim.Adam(model.parameters(), 6e-4)
     dataset = MAESTRO_small(data, groups=["train"], sequence_length=settings["sequence_length"], seed=0)
     batch = [dataset[i] for i in range(settings["batch_size"])]
-    audio = torch.stack([b["audio"] for b in batch]).to(device)
-    frame, onset = (torch.stack([b[k] for b in batch]).to(device) for k in ("frame", "onset"))
+    labels = {k: torch.stack([b[k] for b in batch]).to(device) for k in ("audio", "frame", "onset", "offset", "velocity")}
 
     def step():
-        frame_logit, onset_logit = model(audio)
-        loss = F.binary_cross_entropy_with_logits(frame_logit, frame) + F.binary_cross_entropy_with_logits(onset_logit, onset)
+        loss = sum(losses(model(labels["audio"]), labels).values())
         optimizer.zero_grad()
         loss.backward()
         for parameter in model.parameters():
