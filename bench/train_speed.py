@@ -26,11 +26,12 @@ def seconds_per_step(model_type, profile, steps, data, device):
     model = MODELS[model_type](settings["cnn_unit"], settings["fc_unit"]).to(device)
     optimizer = torch.optim.Adam(model.parameters(), 6e-4)
     dataset = MAESTRO_small(data, groups=["train"], sequence_length=settings["sequence_length"], seed=0)
-    batch = [dataset[i] for i in range(settings["batch_size"])]
-    labels = {k: torch.stack([b[k] for b in batch]).to(device) for k in ("audio", "frame", "onset", "offset", "velocity")}
+    items = [dataset[i] for i in range(settings["batch_size"])]
+    batch = {key: torch.stack([item[key] for item in items]).to(device)
+             for key in ("audio", "frame", "onset", "offset", "velocity")}
 
     def step():
-        loss = sum(losses(model(labels["audio"]), labels).values())
+        loss = sum(losses(model(batch["audio"]), batch).values())
         optimizer.zero_grad()
         loss.backward()
         for parameter in model.parameters():

@@ -80,10 +80,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "grade" and args.post and not (args.student and args.pseudonym):
         parser.error("grade --post needs --student and --pseudonym")
-    if getattr(args, "device", "cpu") == "cuda":
-        from .sandbox import gpu_devices
-        if not gpu_devices():
-            parser.error("--device cuda: this machine has no NVIDIA device under /dev (/dev/nvidia*)")
+    if getattr(args, "device", "cpu") == "cuda":            # refuse before grading anything
+        from .sandbox import SandboxUnavailable, require_gpu
+        try:
+            require_gpu()
+        except SandboxUnavailable as error:
+            parser.error(str(error))
 
     if args.command == "release":
         from .release import write_handout_model

@@ -47,7 +47,7 @@ def grade(source, data_path, test_data=None, check="none", unsafe=False, models=
         if check != "none":
             for model_type in models:
                 results["tests"].append(metric_check(check, model_type, handout, work, data_path, unsafe,
-                                                             device=device))
+                                                     device=device))
         if submission.checkpoint and test_data:
             try:
                 scores = score_checkpoint(submission.checkpoint, handout, work, test_data, unsafe)

@@ -99,6 +99,15 @@ def gpu_devices():
     return sorted(glob.glob("/dev/nvidia*"))
 
 
+def require_gpu():
+    """The NVIDIA device nodes, or a SandboxUnavailable that says there are none."""
+    devices = gpu_devices()
+    if not devices:
+        raise SandboxUnavailable("a GPU was asked for (--device cuda) but this machine has no NVIDIA device "
+                                 "under /dev (/dev/nvidia*): grade on the GPU machine, or leave out --device cuda.")
+    return devices
+
+
 def python_paths():
     """The folders the sandboxed Python needs: the environment and the interpreter it was made from."""
     paths = {os.path.abspath(sys.prefix), os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
@@ -120,10 +129,7 @@ class Sandbox:
         self.limits = limits or Limits()
         self.binds = []                # (host, inside, writable)
         self.uid = SANDBOX_UIDS[secrets.randbelow(len(SANDBOX_UIDS))] if os.geteuid() == 0 else os.getuid()
-        self.devices = gpu_devices() if self.limits.gpu else []
-        if self.limits.gpu and not self.devices:
-            raise SandboxUnavailable("a GPU was asked for (--device cuda) but this machine has no NVIDIA device "
-                                     "under /dev: grade on the GPU machine, or leave out --device cuda.")
+        self.devices = require_gpu() if self.limits.gpu else []
 
     def _bind(self, host, name, writable):
         host = os.path.abspath(host)

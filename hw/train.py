@@ -122,7 +122,7 @@ OUTPUT_LAYERS = {"frame": ("combined_fc", "frame_fc"), "onset": ("onset_fc",), "
 def start_at_label_rates(model, rates, log):
     """Start the bias of each output layer at the log-odds of how often its label is on.
 
-    Onsets fill about 0.3 % of the piano roll, so the first thing a model learns is to say "almost never".
+    Onsets fill about 0.2 % of the piano roll, so the first thing a model learns is to say "almost never".
     A linear layer on a CNN learns that in its bias within a few hundred steps. Behind an LSTM, the model
     learns it by driving the LSTM into saturation, where it passes almost no gradient, and then stalls
     for thousands of steps without predicting a single onset. Starting at the rate skips that detour.

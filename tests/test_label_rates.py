@@ -52,7 +52,7 @@ def test_every_model_starts_at_the_label_rates(solutions, tiny_data, model_type)
         assert after[f"{label}_loss"] < 0.6 * before[f"{label}_loss"]
 
 
-def test_a_model_without_the_spec_names_is_told_so(tiny_data):
+def test_a_model_without_the_spec_names_is_told_so():
     class Renamed(torch.nn.Module):
         def __init__(self):
             super().__init__()
