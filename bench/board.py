@@ -1,7 +1,9 @@
 """Leaderboard speed: posting one result and rendering the page, on a board of 10,000 submissions from 300
 students, each against the same operation on a board of 10 submissions (the baseline, same run).
 
-    python bench/board.py [--students 300] [--submissions 10000] [--seed 0]
+    python bench/board.py [--students 300] [--submissions 10000] [--seed 0] [--html DIR]
+
+--html DIR also writes the large board's static copy (as `board html` does), to look at it in a browser.
 """
 import argparse
 import json
@@ -16,17 +18,20 @@ from datetime import datetime, timedelta, timezone
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from grader.board.page import student_files  # noqa: E402
+from grader.board.page import student_files, write_static  # noqa: E402
 from grader.board.store import Board  # noqa: E402
 from grader.scores import checkpoint_results  # noqa: E402
 
 START = datetime(2026, 9, 1, tzinfo=timezone.utc)
 
 
-def results(rng):
-    note = rng.betavariate(5, 2)
+def results(rng, skill=None):
+    """A scored results.json; a student's submissions scatter around their skill (note F1)."""
+    skill = 0.95 * rng.betavariate(5, 2) if skill is None else skill
+    note = min(max(skill + rng.gauss(0, 0.03), 0.0), 1.0)
     scores = {"public": {"note_f1": note, "frame_f1": note * rng.uniform(0.7, 1.0), "pieces": 25},
-              "private": {"note_f1": note + rng.gauss(0, 0.02), "frame_f1": note * 0.9, "pieces": 25}}
+              "private": {"note_f1": min(max(note + rng.gauss(0, 0.02), 0.0), 1.0), "frame_f1": note * 0.9,
+                          "pieces": 25}}
     leaderboard, tests = checkpoint_results(scores)
     return {"score": 31.0, "tests": tests, "leaderboard": leaderboard, "grader_version": "bench"}
 
@@ -36,13 +41,14 @@ def fill(db, students, submissions, rng):
     per_student = -(-submissions // students)
     started = time.perf_counter()
     posted = 0
+    skills = [0.95 * rng.betavariate(5, 2) for _ in range(students)]
     with Board(db) as board:
         for n in range(per_student):
             for s in range(students):
                 if posted == submissions:
                     break
                 moment = START + timedelta(days=n * 90 / per_student, minutes=s % 600)
-                board.post(results(rng), f"student{s:04d}", f"pseudonym {s:04d}", now=moment)
+                board.post(results(rng, skills[s]), f"student{s:04d}", f"pseudonym {s:04d}", now=moment)
                 posted += 1
     return posted, time.perf_counter() - started
 
@@ -78,6 +84,7 @@ def main():
     parser.add_argument("--students", type=int, default=300)
     parser.add_argument("--submissions", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--html", metavar="DIR", help="write the large board's static copy here")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as work:
@@ -99,6 +106,8 @@ def main():
               f"{time.perf_counter() - started:.2f} s")
         with Board(large) as board:
             print(f"page size: {len(student_files(board)['index.html']) / 1024:.0f} KiB")
+        if args.html:
+            print(f"static copy of the large board: {', '.join(write_static(large, args.html))} in {args.html}")
 
 
 if __name__ == "__main__":

@@ -175,14 +175,14 @@ def test_private_scores_and_student_ids_appear_in_no_student_output_before_revea
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)")
-def test_page_in_a_real_browser_shows_the_order_highlights_me_and_sorts_on_click(tmp_path):
+def test_page_in_a_real_browser_shows_the_order_highlights_me_sorts_on_click_and_reveals(tmp_path):
     from playwright.sync_api import sync_playwright
     db = str(tmp_path / "board.sqlite3")
-    entries = [("s1", "Marlin", 0.91, 0.60), ("s2", "Gannet", 0.86, 0.95), ("s3", "kestrel", 0.72, 0.80),
-               ("s4", "Auk", 0.40, 0.70), ("s5", "Zebu", 0.86, 0.50)]
+    entries = [("s1", "Marlin", 0.91, 0.60, 0.70), ("s2", "Gannet", 0.86, 0.95, 0.86),
+               ("s3", "kestrel", 0.72, 0.80, 0.72), ("s4", "Auk", 0.40, 0.70, 0.40), ("s5", "Zebu", 0.86, 0.50, 0.86)]
     with Board(db) as board:
-        for minute, (student, pseudonym, note, frame) in enumerate(entries):
-            board.post(results(note, frame), student, pseudonym, now=T0 + timedelta(minutes=minute))
+        for minute, (student, pseudonym, note, frame, private_note) in enumerate(entries):
+            board.post(results(note, frame, private_note), student, pseudonym, now=T0 + timedelta(minutes=minute))
     server = subprocess.Popen([sys.executable, "-m", "grader", "board", "serve", "--port", "0", "--db", db],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
@@ -216,6 +216,14 @@ def test_page_in_a_real_browser_shows_the_order_highlights_me_and_sorts_on_click
 
             page.fill("#me", "Auk")
             assert page.locator("tr.me td:nth-child(2)").all_inner_texts() == ["Auk"]
+
+            with Board(db) as board:
+                board.reveal()
+            page.goto(url)                      # Marlin's private note F1 (.70) drops it to fourth
+            assert page.locator("#standings thead th").all_inner_texts()[2:6] == [
+                "Private note F1", "Private frame F1", "Public note F1", "Public frame F1"]
+            assert column(2) == ["Gannet", "Zebu", "kestrel", "Marlin", "Auk"]
+            assert column(3)[3] == "0.7000" and column(5)[3] == "0.9100"
             browser.close()
     finally:
         server.terminate()

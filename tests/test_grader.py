@@ -12,6 +12,7 @@ from grader.board.store import Board
 from grader.grade import grade
 from grader.hidden_tests import hidden_tests
 from grader.sandbox import SANDBOX_UIDS, Limits, bubblewrap_available, processes_of
+from grader.scores import checkpoint_scores
 from grader.test_set import inspect_checkpoint, CheckpointError
 from submissions import (HANDOUT, HOSTILE, MISTAKES, ONSET_FIRST, ROOT, hostile_text, solution_text,
                          write_pickle_checkpoint, write_submission)
@@ -161,6 +162,28 @@ def test_grading_refuses_without_bubblewrap_unless_told(tiny_data, tmp_path):
                           "--models", "rnn", "--unsafe-no-sandbox"], cwd=ROOT, env=env, capture_output=True, text=True)
     results = json.loads(out.read_text())
     assert results["score"] == 10 and "WITHOUT A SANDBOX" in results["output"]
+
+
+def test_grade_post_puts_the_results_on_the_board(tiny_data, checkpoint, tmp_path):
+    folder = write_submission(str(tmp_path / "sub"), solution_text(), checkpoint)
+    out, db = tmp_path / "results.json", str(tmp_path / "board.sqlite3")
+    command = [sys.executable, "-m", "grader", "grade", folder, "--out", str(out), "--data_path", tiny_data,
+               "--test_data", tiny_data, "--models", "rnn", "--post", "--db", db]
+    refused = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode == 2 and "--post needs --student and --pseudonym" in refused.stderr
+    run = subprocess.run(command + ["--student", "20261234", "--pseudonym", "Blue Heron"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    results = json.loads(out.read_text())
+    with Board(db) as board:
+        (stored,) = board.submissions()
+    assert (stored["student"], stored["pseudonym"], stored["score"]) == ("20261234", "Blue Heron", results["score"])
+    private = checkpoint_scores(results)["private"]
+    assert (stored["private_note_f1"], stored["private_frame_f1"]) == (private["note_f1"] or 0.0,
+                                                                       private["frame_f1"] or 0.0)
+    assert "posted submission 1 as Blue Heron" in run.stdout and "ranked 1 of 1" in run.stdout
+    public = {entry["name"]: entry["value"] for entry in results["leaderboard"]}
+    assert f"note F1 {public['note F1']:.4f}" in run.stdout
 
 
 def test_grade_all_grades_every_submission_despite_bad_ones(tiny_data, tmp_path):

@@ -17,15 +17,18 @@ from .store import Board
 
 COLUMNS = [("rank", "Rank"), ("pseudonym", "Pseudonym"), ("note_f1", "Note F1"), ("frame_f1", "Frame F1"),
            ("submissions", "Submissions"), ("last_posted_at", "Last submission (UTC)")]
-REVEALED_COLUMNS = COLUMNS[:4] + [("public_note_f1", "Public note F1"), ("public_frame_f1", "Public frame F1")] \
+REVEALED_COLUMNS = COLUMNS[:2] + [("note_f1", "Private note F1"), ("frame_f1", "Private frame F1"),
+                                  ("public_note_f1", "Public note F1"), ("public_frame_f1", "Public frame F1")] \
     + COLUMNS[4:]
 TEXT_COLUMNS = {"pseudonym", "last_posted_at"}      # sorted as text (ISO times sort as text)
 BINS = 20
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; padding: 0 1em; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 64em; padding: 0 1em; color: #222; }
 table { border-collapse: collapse; width: 100%; }
+.scroll { overflow-x: auto; }
 th, td { padding: .3em .6em; border-bottom: 1px solid #ddd; text-align: right; }
+td, th:first-child { white-space: nowrap; }
 th:nth-child(2), td:nth-child(2) { text-align: left; }
 th { cursor: pointer; user-select: none; background: #f4f4f4; }
 th[aria-sort=ascending]::after { content: " \\25B2"; }
@@ -143,10 +146,10 @@ def render_page(standings, revealed, title="Piano transcription leaderboard", ge
 <h2>Note F1 of the class</h2>
 {histogram_svg([entry["note_f1"] for entry in standings])}
 <p><label>Your pseudonym: <input id="me" autocomplete="off"></label> <span id="me-status"></span></p>
-<table id="standings"><thead><tr>{head}</tr></thead>
+<div class="scroll"><table id="standings"><thead><tr>{head}</tr></thead>
 <tbody>
 {chr(10).join(rows)}
-</tbody></table>
+</tbody></table></div>
 <script>{SCRIPT}</script>
 </body></html>
 """
