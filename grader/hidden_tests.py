@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from . import probe
-from .sandbox import Limits, Sandbox
+from .sandbox import Limits, Sandbox, read_json_lines
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HANDOUT = os.path.join(ROOT, "hw")
@@ -107,19 +107,12 @@ def write_inputs(folder, model_type, inputs, expected):
     np.savez(os.path.join(folder, "arrays.npz"), **inputs, **expected.state)
 
 
-def read_results(folder, max_bytes=1 << 20):
-    """Rows of results.jsonl by check name; anything malformed is ignored (the test then fails closed)."""
+def read_results(folder):
+    """Rows of results.jsonl by check name (the first row of each check counts)."""
     rows = {}
-    path = os.path.join(folder, "results.jsonl")
-    if not os.path.isfile(path) or os.path.getsize(path) > max_bytes:
-        return rows
-    with open(path, errors="replace") as f:
-        for line in f:
-            try:
-                row = json.loads(line)
-                rows.setdefault(str(row["check"]), row)
-            except (ValueError, KeyError, TypeError):
-                continue
+    for row in read_json_lines(os.path.join(folder, "results.jsonl")):
+        if "check" in row:
+            rows.setdefault(str(row["check"]), row)
     return rows
 
 

@@ -13,7 +13,7 @@ import sys
 
 from . import hidden_tests  # noqa: F401  (puts the handout's modules on the path)
 from .reference import LOG_EXAMPLES, LOWER_IS_BETTER
-from .sandbox import Limits, Sandbox
+from .sandbox import Limits, Sandbox, read_json_lines
 
 CHECKS = {
     "quick": dict(profile="cpu", steps=200, validation_interval=100, name="quick-{model}", wall_seconds=900),
@@ -94,17 +94,14 @@ def metric_check(check, model_type, handout, work, data_path, unsafe=False, prof
     return test
 
 
-def read_metrics(path, max_bytes=1 << 20):
+def read_metrics(path):
+    """Validation rows of the run's metrics.jsonl, by step (the last row of a step counts)."""
     rows = {}
-    if not os.path.isfile(path) or os.path.getsize(path) > max_bytes:
-        return []
-    with open(path, errors="replace") as f:
-        for line in f:
-            try:
-                row = json.loads(line)
-                rows[int(row["step"])] = {k: float(v) for k, v in row.items() if k.startswith("metric/")}
-            except (ValueError, KeyError, TypeError):
-                continue
+    for row in read_json_lines(path):
+        try:
+            rows[int(row["step"])] = {k: float(v) for k, v in row.items() if k.startswith("metric/")}
+        except (ValueError, KeyError, TypeError):
+            continue
     return [dict(step=step, **rows[step]) for step in sorted(rows)]
 
 
