@@ -57,8 +57,20 @@ def train(profile, model, seed, steps, validation_interval, data_path, runs=RUNS
     if checkpoint:
         command += ["--resume", checkpoint]
     print(f"{profile}/{model} seed {seed}: " + ("resuming from " + checkpoint if checkpoint else "starting"), flush=True)
+    with open(os.path.join(folder, "source.json"), "w") as f:
+        json.dump({"git_commit": source_commit()}, f)
     subprocess.run(command, cwd=handout, check=True)
     return logdir
+
+
+def source_commit():
+    """This repository's commit ("-dirty" when changed): train.py finds none when the runs folder lies
+    outside the repository."""
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], capture_output=True,
+                              text=True, cwd=ROOT).stdout.strip() or None
+    except OSError:
+        return None
 
 
 def read_run(logdir):
@@ -69,6 +81,10 @@ def read_run(logdir):
             rows[row["step"]] = row           # a resumed run may repeat a step: keep the newest row
     with open(os.path.join(logdir, "config.json")) as f:
         config = json.load(f)
+    source = os.path.join(os.path.dirname(logdir), "source.json")
+    if not config.get("git_commit") and os.path.exists(source):
+        with open(source) as f:
+            config["git_commit"] = json.load(f)["git_commit"]
     return [rows[step] for step in sorted(rows)], config
 
 

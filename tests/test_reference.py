@@ -25,6 +25,9 @@ def test_reference_runs_resume_and_write_bands(tiny_data, tmp_path):
     example = json.load(open(tmp_path / "out" / "cpu" / "rnn.json"))
     assert example["steps"] == [2, 4] and example["seeds"] == [1, 2]
     assert example["versions"]["torch"] and example["device"] and len(example["wall_time_seconds"]) == 2
+    commit = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    assert example["git_commit"] == commit           # although the runs folder lies outside the repository
     for key, bands in example["band"].items():
         for i, (low, high) in enumerate(bands):
             values = [example["metrics"][seed][i][key] for seed in ("1", "2")]
