@@ -36,6 +36,7 @@ th[aria-sort=descending]::after { content: " \\25BC"; }
 tr.me td { background: #fff3b0; font-weight: bold; }
 .bar { fill: #7a9cc6; } .bar.me { fill: #e0a800; }
 .note { color: #555; }
+#finder { position: sticky; top: 0; background: #fff; padding: .5em 0; margin: 0; z-index: 1; }
 """
 
 SCRIPT = """
@@ -145,7 +146,7 @@ def render_page(standings, revealed, title="Piano transcription leaderboard", ge
 <p class="note">{what} {len(standings)} students. Updated {generated}.</p>
 <h2>Note F1 of the class</h2>
 {histogram_svg([entry["note_f1"] for entry in standings])}
-<p><label>Your pseudonym: <input id="me" autocomplete="off"></label> <span id="me-status"></span></p>
+<p id="finder"><label>Your pseudonym: <input id="me" autocomplete="off"></label> <span id="me-status"></span></p>
 <div class="scroll"><table id="standings"><thead><tr>{head}</tr></thead>
 <tbody>
 {chr(10).join(rows)}
