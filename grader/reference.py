@@ -108,7 +108,7 @@ def collect(profile, model, seeds, name=None, runs_folder=RUNS, out=LOG_EXAMPLES
     example = {
         "model_type": model, "profile": profile, "seeds": list(seeds), "steps": steps,
         "args": config["args"], "versions": {k: config[k] for k in ("python", "torch", "numpy")},
-        "device": config["device"], "git_commit": config["git_commit"],
+        "device": config["device"], "cpu_threads": config.get("cpu_threads"), "git_commit": config["git_commit"],
         "wall_time_seconds": [rows[-1]["elapsed"] for rows, _ in runs],
         "metrics": {str(seed): rows for seed, (rows, _) in zip(seeds, runs)},
         "band": {key: band([[row[key] for row in rows] for rows, _ in runs], loss=key in LOWER_IS_BETTER)
