@@ -92,6 +92,7 @@ def metric_check(check, model_type, handout, work, data_path, unsafe=False, prof
     test["score"], test["output"] = judge(rows, reference)
     if not outcome.ok:
         test["output"] += f" (training stopped early: {outcome.reason(box.limits)})"
+    test["output"] += "\n" + curve(rows, reference)
     test["metrics"] = rows
     return test
 
@@ -105,6 +106,22 @@ def read_metrics(path):
         except (ValueError, KeyError, TypeError):
             continue
     return [dict(step=step, **rows[step]) for step in sorted(rows)]
+
+
+def curve(rows, reference):
+    """The run's note F1 and frame F1 at each validation step beside the band's floor: what an instructor
+    looks at to judge a borderline run, and what a student compares with the reference log."""
+    by_step = {row["step"]: row for row in rows}
+    lines = ["   step  note F1 (band floor)  frame F1 (band floor)"]
+    for index, step in enumerate(reference["steps"]):
+        cells = []
+        for key in ("metric/note/f1", "metric/frame/frame_f1"):
+            value = by_step.get(step, {}).get(key)
+            floor = reference["band"].get(key, [[None]] * len(reference["steps"]))[index][0]
+            shown = "missing" if value is None else f"{value:.4f}"
+            cells.append(f"{shown} ({max(floor, 0.0):.4f})" if floor is not None else shown)  # F1 is never below 0
+        lines.append(f"{step:>7}  {cells[0]:<20}  {cells[1]}")
+    return "\n".join(lines)
 
 
 def judge(rows, reference):

@@ -250,6 +250,32 @@ def test_metric_check_passes_the_solution_and_fails_a_model_that_cannot_learn(ti
     assert verdicts["solution"]["score"] == verdicts["solution"]["max_score"], verdicts["solution"]["output"]
     assert verdicts["sigmoid"]["score"] < verdicts["solution"]["score"]
     assert "frame_loss at step 10" in verdicts["sigmoid"]["output"], verdicts["sigmoid"]["output"]
+    # Under the verdict, the run's curve beside the band's floor: step, note F1 (floor), frame F1 (floor).
+    reference = json.load(open(band))
+    for verdict in verdicts.values():
+        table = [line.split() for line in verdict["output"].splitlines()[2:]]
+        assert [cells[0] for cells in table] == [str(step) for step in reference["steps"]], verdict["output"]
+        for cells, row, (note_floor, _), (frame_floor, _) in zip(table, verdict["metrics"],
+                                                                 reference["band"]["metric/note/f1"],
+                                                                 reference["band"]["metric/frame/frame_f1"]):
+            expected = [f"{row['metric/note/f1']:.4f}", f"({max(note_floor, 0):.4f})",
+                        f"{row['metric/frame/frame_f1']:.4f}", f"({max(frame_floor, 0):.4f})"]
+            assert cells[1:] == expected, verdict["output"]
+
+
+@pytest.mark.parametrize("model", ["rnn", "crnn", "onf"])
+def test_metric_check_curve_shows_the_committed_reference_run_above_its_band(model):
+    from grader.metric_check import band_file, curve, judge
+    reference = json.load(open(band_file("5k", model)))
+    rows = reference["metrics"][str(reference["seeds"][0])]
+    assert judge(rows, reference)[0] == 2
+    table = [line.split() for line in curve(rows, reference).splitlines()[1:]]
+    assert [int(cells[0]) for cells in table] == reference["steps"] == [row["step"] for row in rows]
+    for cells, row in zip(table, rows):
+        note, note_floor, frame, frame_floor = (float(cell.strip("()")) for cell in cells[1:])
+        assert (note, frame) == (round(row["metric/note/f1"], 4), round(row["metric/frame/frame_f1"], 4))
+        assert note >= note_floor and frame >= frame_floor
+    assert note > 0 and frame > 0                            # by step 5000 every model transcribes
 
 
 PROBE = ("import os, resource; limit = resource.getrlimit(resource.RLIMIT_AS)[0]; "
