@@ -117,9 +117,9 @@ def curve(rows, reference):
         cells = []
         for key in ("metric/note/f1", "metric/frame/frame_f1"):
             value = by_step.get(step, {}).get(key)
-            floor = reference["band"].get(key, [[None]] * len(reference["steps"]))[index][0]
+            floor = max(reference["band"][key][index][0], 0.0)          # F1 is never below 0
             shown = "missing" if value is None else f"{value:.4f}"
-            cells.append(f"{shown} ({max(floor, 0.0):.4f})" if floor is not None else shown)  # F1 is never below 0
+            cells.append(f"{shown} ({floor:.4f})")
         lines.append(f"{step:>7}  {cells[0]:<20}  {cells[1]}")
     return "\n".join(lines)
 
