@@ -4,7 +4,9 @@ The result is Gradescope's results.json (https://gradescope-autograders.readthed
 Specifications"): tests with score, max_score, output and visibility, and leaderboard entries for note F1
 and frame F1 on the public part of the hidden test set. The private part's scores go into one test with
 visibility "hidden", which Gradescope never shows to students; `python -m grader board post` reads them
-from there. Whatever fails, a results.json is written: a failure scores zero with its reason.
+from there. Whatever fails, a results.json is written: a failure scores zero with its reason, out of the assignment's
+full score, so that grade books compute a percentage. results.json and the report name the isolation
+tier that ran the student code (sandbox.py).
 """
 import json
 import os
@@ -13,9 +15,10 @@ import tempfile
 import time
 
 from . import hidden_tests
+from .metric_check import POINTS as METRIC_CHECK_POINTS
 from .metric_check import metric_check
 from .scores import checkpoint_results
-from .sandbox import SandboxUnavailable, require_bubblewrap
+from .sandbox import TIER_NAMES, UNSAFE, SandboxUnavailable, isolation_tier
 from .submission import SubmissionError, unpack
 from .test_set import CheckpointError, score_checkpoint
 
@@ -32,11 +35,10 @@ def grade(source, data_path, test_data=None, check="none", unsafe=False, models=
     results = {"score": 0.0, "tests": [], "leaderboard": [], "visibility": "visible",
                "stdout_visibility": "hidden", "grader_version": GRADER_VERSION}
     notes = []
-    if unsafe:
-        notes.append("GRADED WITHOUT A SANDBOX (--unsafe-no-sandbox): student code ran unisolated")
     try:
-        if not unsafe:
-            require_bubblewrap()
+        tier = UNSAFE if unsafe else isolation_tier()
+        results["isolation"] = tier
+        notes.append(f"isolation: {TIER_NAMES[tier]}")
         submission = unpack(source, os.path.join(work, "submission"))
         notes += submission.notes
         tests, probe_notes = hidden_tests.hidden_tests(submission.model_py, work, data_path, unsafe, models,
@@ -59,13 +61,16 @@ def grade(source, data_path, test_data=None, check="none", unsafe=False, models=
                                          "max_score": 0.0, "output": f"not scored: {error}"})
         elif submission.checkpoint:
             notes.append("model.pt was not scored: no hidden test set was given (--test_data)")
-    except (SubmissionError, SandboxUnavailable) as error:
-        results["tests"].append({"name": "submission", "score": 0.0, "max_score": 0.0, "output": str(error)})
+    except SubmissionError as error:
+        results["tests"].append(unscored("submission", str(error), results["tests"], models, check))
         notes.append(str(error))
+    except SandboxUnavailable as error:        # the machine's fault, never the student's: no test is marked failed
+        results["tests"].append(unscored("grader error", f"not graded: {error}. This is not a fault of the "
+                                         "submission: tell the course staff", results["tests"], models, check))
+        notes.append(f"grader error: {error}")
     except Exception as error:                 # a grader fault must still leave a results.json
-        results["tests"].append({"name": "grader error", "score": 0.0, "max_score": 0.0,
-                                 "output": f"the grader failed ({type(error).__name__}: {error}); tell the "
-                                           "course staff"})
+        results["tests"].append(unscored("grader error", f"the grader failed ({type(error).__name__}: {error}); "
+                                         "tell the course staff", results["tests"], models, check))
         notes.append(f"grader error: {type(error).__name__}: {error}")
     finally:
         if keep:
@@ -83,6 +88,18 @@ def grade(source, data_path, test_data=None, check="none", unsafe=False, models=
     return results
 
 
+def full_score(models, check):
+    """The points of a grading of `models` (hidden tests, and the metric check unless it is "none")."""
+    points = sum(hidden_tests.POINTS[c] for m in models for c in hidden_tests.checks_for(m))
+    return points + (METRIC_CHECK_POINTS * len(models) if check != "none" else 0)
+
+
+def unscored(name, output, tests, models, check):
+    """A zero-score test carrying the points that `tests` have not yet given, with the reason."""
+    remaining = full_score(models, check) - sum(t["max_score"] for t in tests)
+    return {"name": name, "score": 0.0, "max_score": max(remaining, 0), "output": output}
+
+
 def summary(results, notes):
     """The readable report students see (never the private scores)."""
     total = sum(t["max_score"] for t in results["tests"])
@@ -91,7 +108,7 @@ def summary(results, notes):
         if test.get("visibility") == "hidden":
             continue
         mark = "PASS" if test["max_score"] and test["score"] == test["max_score"] else (
-            "----" if not test["max_score"] else "FAIL")
+            "----" if not test["max_score"] else "ERROR" if test["name"] == "grader error" else "FAIL")
         points = f"{test['score']:g}/{test['max_score']:g}" if test["max_score"] else ""
         lines.append(f"[{mark}] {points:>5} {test['name']}: {test['output']}")
     if results["leaderboard"]:

@@ -1,38 +1,79 @@
 """The Gradescope autograder zip: setup.sh and run_autograder around this same grader.
 
-Gradescope unpacks the zip in /autograder/source, runs setup.sh once when building the image, and for
-each submission runs run_autograder with the student's files in /autograder/submission; the results go to
-/autograder/results/results.json. AUTOGRADER overrides /autograder, so the bundle can be run on a local
-folder laid out the same way.
+Gradescope unpacks the zip in /autograder/source and runs setup.sh once, as root, when it builds the
+autograder image; for each submission it runs run_autograder, as root, with the student's files in
+/autograder/submission, and shows /autograder/results/results.json. AUTOGRADER overrides /autograder, so
+the bundle can be run on a local folder laid out the same way.
+
+Gradescope's container cannot create namespaces, so there the grader isolates student code with its
+confined-container tier (confined.py), which setup.sh prepares: the dedicated user, a Python
+environment outside the source folder that this user may run, and the source folder closed to it
+(root, 0700). run_autograder writes results.json whatever happens: when setup did not finish or the
+grader itself fails, a grader error out of the full score.
 """
 import os
+import re
 import zipfile
 
+from .grade import full_score
+from .hidden_tests import GRADED_MODELS
+from .confined import CREATE_USER, USER
 from .release import ROOT
 
-PACKAGES = "python3 python3-venv python3-pip fluidsynth libfluidsynth3 bubblewrap"
 KIT = ["grader", "solutions", "data", "hw", "requirements.txt"]
 
-SETUP = f"""#!/usr/bin/env bash
-# Runs once while Gradescope builds the autograder image.
+
+def system_packages():
+    """The Makefile's system packages (one list for both), and what the bundle needs beside them."""
+    with open(os.path.join(ROOT, "Makefile")) as f:
+        listed = re.search(r"^SYSTEM_PACKAGES := (.+)$", f.read(), re.M).group(1).split()
+    return " ".join(["python3", "python3-venv", "libseccomp2", "passwd"] + listed)
+
+
+SETUP = """#!/usr/bin/env bash
+# Runs once, as root, while Gradescope builds the autograder image.
 set -euo pipefail
-cd "$(dirname "$0")"
-apt-get update -q && apt-get install -y -q --no-install-recommends {PACKAGES}
-python3 -m venv .venv
-.venv/bin/pip install -q -r requirements.txt
-# Real crops for the hidden tests' fixed inputs{{data_step_note}}
-.venv/bin/python -m data synth --size {{data_size}} --out data/grading --seed 0
+AUTOGRADER="${{AUTOGRADER:-/autograder}}"
+SOURCE="$AUTOGRADER/source"
+cd "$SOURCE"
+rm -f "$AUTOGRADER/setup-finished"
+apt-get update -q && apt-get install -y -q --no-install-recommends {packages}
+# The environment lives beside the source folder, not in it: where bubblewrap cannot create namespaces
+# (Gradescope's container), student code runs as {user} with this Python, and the source folder
+# (solutions, grader, hidden tests) is closed to that user. Debian's Python, which every user may run.
+/usr/bin/python3 -m venv "$AUTOGRADER/venv"
+"$AUTOGRADER/venv/bin/pip" install -q -r requirements.txt
+# Real crops for the hidden tests' fixed inputs{data_note}
+"$AUTOGRADER/venv/bin/python" -m data synth --size {data_size} --out data/grading --seed 0
+id -u {user} >/dev/null 2>&1 || {create_user}
+chown -R root:root "$SOURCE"
+chmod -R go-w "$SOURCE"
+chmod 700 "$SOURCE"
+chmod o+x "$AUTOGRADER"            # the sandbox user may pass through to the environment, not list
+touch "$AUTOGRADER/setup-finished"
 """
 
 RUN = """#!/usr/bin/env bash
-# Runs for every submission. Whatever happens, the grader writes results.json.
+# Runs for every submission, as root. Whatever happens, results.json is written.
 set -uo pipefail
 AUTOGRADER="${{AUTOGRADER:-/autograder}}"
-cd "$AUTOGRADER/source"
-PYTHON="$AUTOGRADER/source/.venv/bin/python"
+RESULTS="$AUTOGRADER/results/results.json"
 mkdir -p "$AUTOGRADER/results"
-"$PYTHON" -m grader grade "$AUTOGRADER/submission" --out "$AUTOGRADER/results/results.json" \\
-    --data_path data/grading --metric-check {check}{test_data}
+rm -f "$RESULTS"
+if [ ! -f "$AUTOGRADER/setup-finished" ]; then
+    problem="setup.sh did not finish when the autograder was built"
+elif ! cd "$AUTOGRADER/source"; then
+    problem="the autograder's source folder is missing"
+else
+    "$AUTOGRADER/venv/bin/python" -m grader grade "$AUTOGRADER/submission" --out "$RESULTS" \\
+        --data_path data/grading --metric-check {check}{test_data}
+    problem="the grader stopped with exit status $?"
+fi
+if [ ! -s "$RESULTS" ]; then
+    message="Not graded: $problem. This is not a fault of your submission: tell the course staff."
+    printf '{{"score": 0, "output": "%s", "visibility": "visible", "stdout_visibility": "visible", "tests": [{{"name": "grader error", "score": 0, "max_score": {full}, "output": "%s"}}]}}\\n' \\
+        "$message" "$message" > "$RESULTS"
+fi
 """
 
 
@@ -40,8 +81,10 @@ def build_bundle(out, check="none", test_data=None):
     """Write the autograder zip; test_data (a built hidden test set) is packed in when given."""
     data_size = "default" if check != "none" else "tiny"
     note = " (and the train/validation splits the metric check trains on)" if check != "none" else ""
-    files = {"setup.sh": SETUP.format(data_step_note=note, data_size=data_size),
-             "run_autograder": RUN.format(check=check, test_data=" --test_data data/hidden" if test_data else "")}
+    files = {"setup.sh": SETUP.format(packages=system_packages(), user=USER, create_user=CREATE_USER,
+                                      data_note=note, data_size=data_size),
+             "run_autograder": RUN.format(check=check, test_data=" --test_data data/hidden" if test_data else "",
+                                          full=full_score(GRADED_MODELS, check))}
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in files.items():
             info = zipfile.ZipInfo(name)

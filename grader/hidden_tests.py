@@ -250,7 +250,7 @@ def run_model_checks(model_type, handout, work, inputs, expected, unsafe, limits
     box = Sandbox(unsafe=unsafe, limits=limits)
     command = [sys.executable, box.read_only(PROBE, "probe.py"), "checks", box.read_only(handout, "hw"),
                model_type, box.read_only(task_folder, "in"), box.writable(out, "out")]
-    outcome = box.run(command, cwd="/tmp")
+    outcome = box.run(command, cwd=box.scratch)
     rows = read_results(out)
     tests = []
     for check in checks_for(model_type):

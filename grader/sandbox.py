@@ -21,8 +21,12 @@ is then bounded only by the machine; run the grader inside a cgroup (for example
 Paths that user may not enter (a Python under /root, say) are bound from inside a private
 mount namespace (`unshare --mount` and grader/launch.py), so the host's mounts never change.
 
-Without bubblewrap the grader refuses to run student code unless the caller passes unsafe=True; then the
-command runs in a plain child process with the same limits and timeout but no isolation.
+Where bubblewrap cannot create namespaces (a Docker container such as Gradescope's, Kubernetes, HPC
+sites that disable user namespaces) and the grader runs as root, the confined-container tier of
+confined.py runs the command instead: isolation_tier() probes bubblewrap once per process and says
+which tier runs. Without bubblewrap the grader refuses to run student code unless the caller passes
+unsafe=True; then the command runs in a plain child process with the same limits and timeout but no
+isolation.
 """
 import glob
 import json
@@ -37,9 +41,16 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from . import confined
+
 SANDBOX_UIDS = range(200000, 300000)    # no account has these ids; each sandbox draws one
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch.py")
 SANDBOX_ROOT = "/grade"
+BUBBLEWRAP, CONFINED, UNSAFE = "bubblewrap", "confined", "unsafe"
+TIER_NAMES = {BUBBLEWRAP: "bubblewrap (own namespaces: a fresh root, no network, private PIDs; an unused user id)",
+              CONFINED: f"confined container (bubblewrap cannot create namespaces here): the dedicated user "
+                        f"{confined.USER}, seccomp (no network, no namespaces, no mounts), only the files handed over",
+              UNSAFE: "NONE: GRADED WITHOUT A SANDBOX (--unsafe-no-sandbox), student code ran unisolated"}
 
 
 class SandboxUnavailable(RuntimeError):
@@ -79,8 +90,8 @@ class Outcome:
             return f"it used more than {limits.cpu_seconds} s of CPU time"
         if self.returncode == -signal.SIGXFSZ or self.returncode == 128 + signal.SIGXFSZ:
             return f"it wrote a file larger than {limits.file_bytes >> 20} MiB"
-        last = [line for line in self.output.strip().splitlines() if line.strip()]
-        return f"it exited with status {self.returncode}" + (f": {last[-1][:300]}" if last else "")
+        last = last_line(self.output)
+        return f"it exited with status {self.returncode}" + (f": {last}" if last else "")
 
 
 def bubblewrap_available():
@@ -92,6 +103,53 @@ def require_bubblewrap():
         raise SandboxUnavailable(
             "bubblewrap (bwrap) is not installed, so student code cannot be isolated: install it "
             "(apt-get install bubblewrap) or pass --unsafe-no-sandbox to grade without isolation.")
+
+
+_tier = []                             # (tier, or the SandboxUnavailable to raise), once per process
+
+
+def isolation_tier():
+    """BUBBLEWRAP where bubblewrap can start here; CONFINED where it cannot for lack of namespaces and the
+    grader runs as root; otherwise SandboxUnavailable naming the cause. Probed once per process."""
+    if not _tier:
+        try:
+            _tier.append(probe_tiers())
+        except SandboxUnavailable as error:
+            _tier.append(error)
+    if isinstance(_tier[0], SandboxUnavailable):
+        raise _tier[0]
+    return _tier[0]
+
+
+def probe_tiers():
+    require_bubblewrap()
+    outcome = Sandbox(limits=Limits(wall_seconds=30), tier=BUBBLEWRAP).run(["true"], cwd="/")
+    if outcome.ok:
+        return BUBBLEWRAP
+    said = last_line(outcome.output) or f"exit status {outcome.returncode}"
+    if not any(sign in outcome.output for sign in ("namespace", "unshare failed", "uid map")):
+        raise SandboxUnavailable(f"bubblewrap failed to start ({said}), so student code cannot be isolated")
+    if os.geteuid() != 0:
+        raise SandboxUnavailable(
+            f"bubblewrap cannot create namespaces here ({said}), and the confined-container tier needs the "
+            "grader to run as root: allow unprivileged user namespaces, or grade as root in the container")
+    try:
+        check = Sandbox(limits=Limits(wall_seconds=60), tier=CONFINED)
+        outcome = check.run([sys.executable, "-c", "import numpy"], cwd=check.scratch)
+    except confined.ConfinedUnavailable as error:
+        raise SandboxUnavailable(f"bubblewrap cannot create namespaces here ({said}), and the confined-container "
+                                 f"tier cannot run: {error}") from None
+    if not outcome.ok:
+        raise SandboxUnavailable(
+            f"bubblewrap cannot create namespaces here ({said}), and in the confined-container tier the user "
+            f"{confined.USER} cannot run this grader's Python {sys.executable} ({last_line(outcome.output)}): "
+            "put the environment where every user may read it (the bundle's setup.sh does)")
+    return CONFINED
+
+
+def last_line(text):
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
 
 
 def gpu_devices():
@@ -119,23 +177,40 @@ class Sandbox:
     """Folders bound into a sandbox, and the commands run in it.
 
     `read_only(host, name)` and `writable(host, name)` bind a host path at /grade/<name> and return the
-    path the sandboxed command sees; in unsafe mode that is the host path itself.
+    path the sandboxed command sees: under bubblewrap /grade/<name>, in the confined tier <box>/<name>
+    (a copy, brought back after the run if writable), in unsafe mode the host path itself.
     """
 
-    def __init__(self, unsafe=False, limits=None):
-        if not unsafe:
-            require_bubblewrap()
-        self.unsafe = unsafe
+    def __init__(self, unsafe=False, limits=None, tier=None):
+        self.tier = UNSAFE if unsafe else tier or isolation_tier()
         self.limits = limits or Limits()
         self.binds = []                # (host, inside, writable)
-        self.uid = SANDBOX_UIDS[secrets.randbelow(len(SANDBOX_UIDS))] if os.geteuid() == 0 else os.getuid()
+        try:
+            self.box = confined.Box() if self.tier == CONFINED else None
+        except confined.ConfinedUnavailable as error:
+            raise SandboxUnavailable(f"the confined-container tier cannot run: {error}") from None
+        if self.box:
+            self.uid = self.box.uid
+        elif os.geteuid() == 0 and self.tier == BUBBLEWRAP:
+            self.uid = SANDBOX_UIDS[secrets.randbelow(len(SANDBOX_UIDS))]
+        else:
+            self.uid = os.getuid()
         self.devices = require_gpu() if self.limits.gpu else []
+
+    @property
+    def unsafe(self):
+        return self.tier == UNSAFE
+
+    @property
+    def scratch(self):
+        """A writable folder of the sandbox's own, as the command sees it (its HOME and TMPDIR)."""
+        return self.box.scratch if self.box else "/tmp"
 
     def _bind(self, host, name, writable):
         host = os.path.abspath(host)
         if not os.path.exists(host):
             raise FileNotFoundError(host)
-        inside = host if self.unsafe else f"{SANDBOX_ROOT}/{name}"
+        inside = {UNSAFE: host, BUBBLEWRAP: f"{SANDBOX_ROOT}/{name}"}.get(self.tier) or self.box.path(name)
         self.binds.append((host, inside, writable))
         return inside
 
@@ -143,7 +218,7 @@ class Sandbox:
         return self._bind(host, name, writable=False)
 
     def writable(self, host, name):
-        if not self.unsafe and os.geteuid() == 0:
+        if self.tier == BUBBLEWRAP and os.geteuid() == 0:
             for folder, _, files in os.walk(host):
                 for path in [folder] + [os.path.join(folder, f) for f in files]:
                     os.chown(path, self.uid, self.uid)
@@ -152,9 +227,10 @@ class Sandbox:
     def environment(self):
         threads = str(self.limits.threads)
         gpus = os.environ.get("CUDA_VISIBLE_DEVICES") if self.limits.gpu else ""
-        return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+        home = self.scratch
+        return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8",
                 "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONHASHSEED": "0", "MPLCONFIGDIR": "/tmp", "MPLBACKEND": "Agg",
+                "PYTHONHASHSEED": "0", "MPLCONFIGDIR": home, "MPLBACKEND": "Agg",
                 **({} if gpus is None else {"CUDA_VISIBLE_DEVICES": gpus})}
 
     def bubblewrap_command(self, argv, cwd, expose=None):
@@ -202,12 +278,22 @@ class Sandbox:
             return self._wait(subprocess.Popen(
                 argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 start_new_session=True, preexec_fn=lambda: self.set_limits(own_processes())))
+        if self.tier == CONFINED:
+            return self._run_confined(argv, cwd)
+        try:
+            return self._run_bubblewrap(argv, cwd)
+        finally:       # the grader reads these next: no link the student code left may lead it elsewhere
+            for host, _, writable in self.binds:
+                if writable:
+                    confined.disarm(host)
+
+    def _run_bubblewrap(self, argv, cwd):
         if os.geteuid() == 0:
             expose = tempfile.mkdtemp(prefix="grader-expose-")
             os.chmod(expose, 0o755)
             command, sources = self.bubblewrap_command(argv, cwd, expose)
-            spec = {"expose": expose, "sources": sources, "uid": self.uid, "command": command,
-                    "rlimits": self.rlimits()}
+            spec = {"tier": BUBBLEWRAP, "expose": expose, "sources": sources, "uid": self.uid,
+                    "command": command, "rlimits": self.rlimits()}
             try:
                 return self._wait(subprocess.Popen(
                     ["unshare", "--mount", "--propagation", "private", sys.executable, "-I", LAUNCHER,
@@ -219,6 +305,21 @@ class Sandbox:
         return self._wait(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                            start_new_session=True,
                                            preexec_fn=lambda: self.set_limits(own_processes())))
+
+    def _run_confined(self, argv, cwd):
+        """The confined tier (confined.py): the box is filled, the command runs as the dedicated user under
+        launch.py's seccomp filter, then every process of that user is killed before the box is emptied."""
+        confined.adopt_orphans()
+        with self.box.session(self.binds):
+            reap(self.uid)                             # nothing of an earlier grading may count or interfere
+            spec = {"tier": CONFINED, "uid": self.box.uid, "gid": self.box.gid, "command": list(argv), "cwd": cwd,
+                    "environment": self.environment(), "rlimits": self.rlimits()}
+            try:
+                return self._wait(subprocess.Popen([sys.executable, "-I", LAUNCHER, json.dumps(spec)],
+                                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                                   start_new_session=True))
+            finally:
+                reap(self.uid)
 
     def _wait(self, process, keep=20000):
         start = time.monotonic()
@@ -265,6 +366,11 @@ def reap(uid, seconds=10):
             except ProcessLookupError:
                 pass
         time.sleep(0.05)
+        for pid in alive:                  # zombies this process adopted (confined.adopt_orphans)
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
 
 
 def processes_of(uids):

@@ -79,7 +79,7 @@ def score_checkpoint(checkpoint, handout, work, test_data, unsafe=False, wall_se
         json.dump({"audio": audio}, f)
     command = [sys.executable, box.read_only(PROBE, "probe.py"), "transcribe", box.read_only(handout, "hw"),
                box.read_only(checkpoint, "model.pt"), box.read_only(task_folder, "in"), box.writable(out, "out")]
-    outcome = box.run(command, cwd="/tmp")
+    outcome = box.run(command, cwd=box.scratch)
     rows = read_results(out)
     if not rows.get("load", {}).get("ok"):
         reason = rows.get("load", {}).get("error") or outcome.reason(box.limits)

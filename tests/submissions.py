@@ -54,16 +54,16 @@ MISTAKES = {
 ONSET_FIRST = ("onf", lambda: edited("torch.cat([frame, torch.sigmoid(onset_logit).detach()], dim=-1)",
                                      "torch.cat([torch.sigmoid(onset_logit).detach(), frame], dim=-1)"))
 
-# name: (model type it attacks, code placed before the model classes)
+# name: (model type it attacks, code run when that model is built); {root} is the grader's source folder.
 HOSTILE = {
     "infinite loop": ("rnn", "while True:\n    pass\n"),
     "memory bomb": ("rnn", "hoard = [bytearray(1 << 30) for _ in range(64)]\n"),
     "fork bomb": ("rnn", "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"),
     "socket": ("rnn", "import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=5)\n"),
-    "reads the solutions": ("rnn", f"print(open({SOLUTION!r}).read())\n"),
-    "reads the grader": ("rnn", f"print(open({os.path.join(ROOT, 'grader', 'hidden_tests.py')!r}).read())\n"),
-    "writes outside its folder": ("rnn", f"open({os.path.join(ROOT, 'grader', 'owned.py')!r}, 'w').write('x')\n"),
-    "overwrites the handout": ("rnn", "open('/grade/hw/train.py', 'w').write('x')\n"),
+    "reads the solutions": ("rnn", "print(open('{root}/solutions/model.py').read())\n"),
+    "reads the grader": ("rnn", "print(open('{root}/grader/hidden_tests.py').read())\n"),
+    "writes outside its folder": ("rnn", "open('{root}/grader/owned.py', 'w').write('x')\n"),
+    "overwrites the handout": ("rnn", "import dataset\nopen(dataset.__file__, 'w').write('x')\n"),
 }
 
 
@@ -76,11 +76,13 @@ def write_submission(folder, text, checkpoint=None):
     return folder
 
 
-def hostile_text(code, model_type):
-    """The solution with `code` run when the attacked class is built (so the other models still grade)."""
+def hostile_text(code, model_type, root=ROOT, text=None):
+    """The solution (or `text`) with `code` run when the attacked class is built, so the other models still
+    grade; `root` is where the attacked grader lives."""
+    code = code.replace("{root}", root)
     class_line = {"rnn": "class Transcriber_RNN(nn.Module):", "crnn": "class Transcriber_CRNN(nn.Module):",
                   "onf": "class Transcriber_ONF(nn.Module):"}[model_type]
-    text = solution_text()
+    text = text or solution_text()
     init = text.index("        super().__init__()", text.index(class_line))
     body = "".join("        " + line + "\n" for line in code.splitlines())
     return text[:init] + body + text[init:]
