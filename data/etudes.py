@@ -1,9 +1,9 @@
 """Procedural piano études: the writing real scores in the corpus rarely have.
 
 Each étude is a chain of sections over a diatonic chord progression. Every section uses one texture, and
-the textures are chosen to cover what a transcriber must handle: all 88 keys (sweeping arpeggios, the
-extreme registers), dense chords in both hands, fast scales, repeated notes and chords, and plain
-melody-and-accompaniment. Dynamics, rubato, pedal and timing are added later by `performance.py`.
+the textures are chosen to cover what a transcriber must handle and chorales lack: all 88 keys (sweeping
+arpeggios, the extreme registers), chords of up to 10 notes in both hands, fast scales in one hand or
+both, octave passages, trills, repeated notes and chords, and plain melody-and-accompaniment. Dynamics, rubato, pedal and timing are added later by `performance.py`.
 """
 import numpy as np
 
@@ -140,7 +140,58 @@ def extremes(rng, start, bar, chord, scale_pitches):
     return rows
 
 
-TEXTURES = [alberti, block_chords, sweeping_arpeggio, scale_run, repeated_notes, octave_bass, chorale, extremes]
+def trill(rng, start, bar, chord, scale_pitches):
+    """A trill on a melody note (two neighbouring scale notes, fast) over a chord held in the left hand."""
+    upper = [p for p in scale_pitches if 62 <= p <= 92]
+    index = int(rng.integers(len(upper) - 1))
+    step = float(rng.choice([1 / 8, 1 / 6]))
+    rows = [(upper[index + i % 2], start + i * step, step) for i in range(int(round(bar / step)))]
+    return rows + [(p, start, bar) for p in pitches_in(chord, 36, 57)[:3]]
+
+
+def big_chords(rng, start, bar, chord, scale_pitches):
+    """Chords of 6 to 10 notes across both hands, octaves doubled, struck on the beats."""
+    left, right = pitches_in(chord, 24, 55), pitches_in(chord, 52, 100)
+    rows = []
+    for beat in range(int(bar)):
+        n_left, n_right = int(rng.integers(3, 6)), int(rng.integers(3, 6))
+        lo = int(rng.integers(0, max(1, len(left) - n_left)))
+        hi = int(rng.integers(0, max(1, len(right) - n_right)))
+        rows += [(p, start + beat, 1.0) for p in left[lo:lo + n_left] + right[hi:hi + n_right]]
+    return rows
+
+
+def two_hand_scales(rng, start, bar, chord, scale_pitches):
+    """Fast scales in both hands at once, in parallel or contrary motion."""
+    step = float(rng.choice([0.25, 1 / 6]))
+    n = int(round(bar / step))
+    right_start = int(rng.integers(len(scale_pitches) // 2, len(scale_pitches) - n // 2))
+    left_start = int(rng.integers(n, len(scale_pitches) // 2))
+    contrary = rng.random() < 0.5
+    rows = []
+    for i in range(n):
+        right = scale_pitches[min(right_start + (i if not contrary else -i), len(scale_pitches) - 1)]
+        left = scale_pitches[max(left_start - i, 0)]
+        rows += [(right, start + i * step, step), (left, start + i * step, step)]
+    return rows
+
+
+def octave_passage(rng, start, bar, chord, scale_pitches):
+    """The right hand in octaves (with an inner chord note) over a left-hand octave bass."""
+    tops = [p for p in scale_pitches if 67 <= p <= 100]
+    index = int(rng.integers(len(tops)))
+    rows = []
+    for i in range(int(bar * 2)):
+        index = int(np.clip(index + rng.choice([-2, -1, 1, 2]), 0, len(tops) - 1))
+        top, t = tops[index], start + i * 0.5
+        inner = [p for p in pitches_in(chord, top - 11, top - 1)][-1:]
+        rows += [(top, t, 0.5), (top - 12, t, 0.5)] + [(p, t, 0.5) for p in inner]
+    bass = int(rng.choice(pitches_in(chord, 24, 43)))
+    return rows + [(bass, start, bar), (bass + 12, start, bar)]
+
+
+TEXTURES = [alberti, block_chords, sweeping_arpeggio, scale_run, repeated_notes, octave_bass, chorale, extremes,
+            trill, big_chords, two_hand_scales, octave_passage]
 
 
 def etude(rng, number, max_bars=None):
@@ -150,7 +201,7 @@ def etude(rng, number, max_bars=None):
     scale = [(tonic + step) % 12 for step in (MINOR if minor else MAJOR)]
     scale_pitches = pitches_in(set(scale), 21, 108)
     bar_length = float(rng.choice([4.0, 3.0, 2.0]))
-    tempo = float(rng.uniform(56, 132))
+    tempo = float(rng.uniform(66, 150))
     rows, t = [], 0.0
     n_sections = int(rng.integers(4, 9))
     for section in range(n_sections):

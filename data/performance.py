@@ -55,7 +55,7 @@ def velocities(rng, score, starts):
     phrase = (starts // phrase_length).astype(int)
     n_phrases = phrase.max() + 1
     base = rng.uniform(45, 85)
-    level = np.clip(base + np.cumsum(rng.normal(0, 9, n_phrases)), 22, 110)   # pp .. ff, wandering
+    level = np.clip(base + np.cumsum(rng.normal(0, 11, n_phrases)), 12, 120)   # ppp .. fff, wandering
     arc = np.sin(np.pi * (starts % phrase_length) / phrase_length) * rng.uniform(0, 12)
     accent = np.where(np.isclose(starts % score.bar_length, 0), 5.0, 0.0)
     # Voice role from pitch rank among the notes struck together: melody on top, bass below.

@@ -9,6 +9,8 @@ import json
 import multiprocessing
 import os
 import re
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -17,9 +19,10 @@ from tqdm import tqdm
 from . import corpus, etudes
 from .maestro_format import SPLITS, write_flac, write_metadata, write_midi
 from .performance import perform
-from .render import PIANOS, TRAINING_PIANOS, UNSEEN_PIANO, Renderer, Room
+from .render import PIANOS, TRAINING_PIANOS, UNSEEN_PIANO, Renderer
+from .rooms import FAMILIES, HELD_OUT_FAMILY, TRAINING_FAMILIES, Room
 
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 YEAR = 2026                    # the "year" field of every record: the year this kit's set was made
 
 
@@ -35,7 +38,7 @@ SIZES = {
     "small": Size({"train": 20, "validation": 5, "test": 10}, 60.0,
                   {"etudes": 0.4, "chorales": 0.3, "chamber": 0.1, "vocal": 0.1, "keyboard": 0.1}),
     "default": Size({"train": 100, "validation": 20, "test": 50}, 200.0,
-                    {"etudes": 0.35, "chorales": 0.25, "chamber": 0.2, "vocal": 0.12, "keyboard": 0.08}),
+                    {"etudes": 0.45, "chorales": 0.18, "chamber": 0.15, "vocal": 0.1, "keyboard": 0.12}),
 }
 
 
@@ -45,6 +48,7 @@ class Piece:
     split: str
     stem: str                  # file name without extension, inside the split's folder
     piano: str
+    family: str                # of rooms and recording chains (rooms.py)
     etude_number: int = 0      # > 0 for a procedural étude
     work: corpus.Work = None   # otherwise a corpus work
 
@@ -80,12 +84,14 @@ def plan(size_name, seed):
                     chosen.append(etude_count)
         chosen = [chosen[i] for i in rng.permutation(len(chosen))]
         for i, item in enumerate(chosen):
-            if split == "test":   # a third of the test set on the piano never heard in training
-                piano = ([UNSEEN_PIANO] + TRAINING_PIANOS)[i % 3]
+            if split == "test":   # every piano and family, the unseen piano and the held-out family included
+                piano = ([UNSEEN_PIANO] + list(TRAINING_PIANOS))[i % (len(TRAINING_PIANOS) + 1)]
+                family = ([HELD_OUT_FAMILY] + TRAINING_FAMILIES)[(i // (len(TRAINING_PIANOS) + 1)) % len(FAMILIES)]
             else:
-                piano = TRAINING_PIANOS[int(rng.integers(len(TRAINING_PIANOS)))]
+                piano = str(rng.choice(list(TRAINING_PIANOS), p=list(TRAINING_PIANOS.values())))
+                family = TRAINING_FAMILIES[int(rng.integers(len(TRAINING_FAMILIES)))]
             name = f"etude-{item:03d}" if isinstance(item, int) else slug(item.title)
-            pieces.append(Piece(len(pieces), split, f"{i:03d}-{name}", piano,
+            pieces.append(Piece(len(pieces), split, f"{i:03d}-{name}", piano, family,
                                 etude_number=item if isinstance(item, int) else 0,
                                 work=None if isinstance(item, int) else item))
     return pieces
@@ -106,7 +112,7 @@ def build_piece(job):
         if piece.work.pool != "keyboard":           # not written for piano: any key suits it
             score = score.transposed(int(rng.integers(-5, 7)))
     performance = perform(score, rng, max_seconds=max_seconds)
-    room = Room.draw(rng)
+    room = Room.draw(rng, piece.family)
     _renderer = _renderer or Renderer()
     audio = _renderer.render(performance, PIANOS[piece.piano], room, rng)
     midi_filename = f"{piece.split}/{piece.stem}.midi"
@@ -157,9 +163,16 @@ def build(size_name, out, seed=0, jobs=None):
         for _ in map(build_piece, work):
             bar.update()
     else:
-        with multiprocessing.get_context("spawn").Pool(jobs) as pool:
-            for _ in pool.imap_unordered(build_piece, work):
-                bar.update()
+        # A worker that dies (a crash in a native library) stops the build with an error instead of
+        # leaving it waiting for the pieces that worker held; finished pieces are kept for the next run.
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            try:
+                for future in as_completed([pool.submit(build_piece, job) for job in work]):
+                    future.result()
+                    bar.update()
+            except BrokenProcessPool:
+                raise SystemExit("error: a build process died while rendering (see the message above); the "
+                                 "pieces already finished are kept: run the same command again to continue") from None
     bar.close()
     records = []
     for piece in pieces:
@@ -177,9 +190,11 @@ def describe(records):
             continue
         hours = sum(r["duration"] for r in rows) / 3600
         pianos = {p: sum(r.get("piano") == p for r in rows) for p in PIANOS}
+        families = {f: sum(r.get("room", {}).get("family") == f for r in rows) for f in FAMILIES}
         sources = {}
         for r in rows:
             kind = "etude" if r.get("source") == "etude" else r["canonical_composer"]
             sources[kind] = sources.get(kind, 0) + 1
-        lines.append(f"{split:>10}: {len(rows):3d} pieces, {hours:5.2f} h; pianos {pianos}; sources {sources}")
+        lines.append(f"{split:>10}: {len(rows):3d} pieces, {hours:5.2f} h; pianos {pianos}; rooms {families}; "
+                     f"sources {sources}")
     return "\n".join(lines)

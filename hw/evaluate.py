@@ -187,6 +187,33 @@ def results_lines(metrics):
     return lines
 
 
+def report_lines(metrics, dataset):
+    """results.txt: the 2020 lines, then mean note and frame F1 per piano and per room family."""
+    groups = group_lines(metrics, dataset)
+    return results_lines(metrics) + ([""] + groups if groups else [])
+
+
+def group_lines(metrics, dataset, columns=(("note F1", "metric/note/f1"), ("frame F1", "metric/frame/frame_f1"))):
+    """Mean scores per piano and per room family, where data.json says what made each piece (the kit's own
+    data does; MAESTRO's records do not, and then there are no lines)."""
+    from dataset import read_records
+    made_by = {}
+    for record in read_records(dataset.path):
+        path = os.path.normpath(os.path.join(dataset.path, record["audio_filename"]))
+        made_by[path] = {"piano": record.get("piano"), "room family": (record.get("room") or {}).get("family")}
+    lines = []
+    for kind in ("piano", "room family"):
+        labels = [made_by.get(os.path.normpath(piece["path"]), {}).get(kind) for piece in dataset.pieces]
+        if None in labels:
+            continue
+        lines.append(f"{'by ' + kind:>32} {'pieces':>8}" + "".join(f"{name:>10}" for name, _ in columns))
+        for label in sorted(set(labels)):
+            chosen = [i for i, name in enumerate(labels) if name == label]
+            lines.append(f"{label:>32} {len(chosen):8d}" +
+                         "".join(f"{np.mean([metrics[key][i] for i in chosen]):10.3f}" for _, key in columns))
+    return lines
+
+
 def load_model(checkpoint_path, device="cpu"):
     """The model a train.py checkpoint holds, built from its recorded type and widths."""
     from model import MODELS
@@ -229,7 +256,7 @@ def main():
                                 random_sample=False)
     except DataError as error:
         sys.exit(f"data error: {error}")
-    lines = results_lines(evaluate(model, dataset, args.device))
+    lines = report_lines(evaluate(model, dataset, args.device), dataset)
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"results-{args.group}.txt")
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from constants import DEFAULT_DATA_PATH, SEQUENCE_LENGTH
 from dataset import DataError, MAESTRO_small, allocate_batch
-from evaluate import evaluate, losses, results_lines
+from evaluate import evaluate, losses, report_lines
 from model import MODELS
 
 # `full` is the 2020 homework's configuration (meant for a GPU). `cpu` keeps every architecture but
@@ -235,7 +235,7 @@ def test(model, args, log):
     midi_folder = os.path.join(args.logdir, "midi") if args.save_midi else None
     if midi_folder:
         os.makedirs(midi_folder, exist_ok=True)
-    lines = results_lines(evaluate(model, test_set, args.device, midi_folder=midi_folder))
+    lines = report_lines(evaluate(model, test_set, args.device, midi_folder=midi_folder), test_set)
     with open(os.path.join(args.logdir, "results.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
     for line in lines:

