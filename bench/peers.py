@@ -130,10 +130,10 @@ def main():
     densest = list(np.argsort(density)[::-1][:args.densest])
     groups[f"densest {len(densest)} ({min(density[i] for i in densest):.1f}+ notes/s)"] = densest
     print(f"{len(dataset.pieces)} {args.group} pieces, {minutes:.1f} min of audio; checkpoint {args.checkpoint}")
-    print(f"{'':34}{'pieces':>7}" + "".join(f"{name + ' ' + metric:>30}" for name in systems
+    print(f"{'':34}{'pieces':>7}" + "".join(f"{name + ' ' + metric:>34}" for name in systems
                                              for metric in ("note F1", "note-with-offsets F1")))
     for group, indices in groups.items():
-        cells = [f"{np.mean([per_piece[name][i][metric] for i in indices]):30.3f}" for name in systems
+        cells = [f"{np.mean([per_piece[name][i][metric] for i in indices]):34.3f}" for name in systems
                  for metric in ("note F1", "note-with-offsets F1")]
         print(f"{group:34}{len(indices):7d}" + "".join(cells))
     for name, rows in systems.items():

@@ -30,8 +30,10 @@ from hw.constants import SAMPLE_RATE
 TRAINING_FAMILIES = ["studio", "hall", "home"]
 HELD_OUT_FAMILY = "phone"
 LOSSY_SHARE = 0.3
-DRY_PEAK = 0.5               # the piano's peak before the room: the compressor's thresholds are dBFS
+DRY_PEAK = 0.5                # the piano's peak before the room: the compressor's thresholds are dBFS
 CODEC_BLOCK = 4096            # samples per write to the lossy encoders
+RIR_THREADS = 1               # pyroomacoustics adds up the responses from several threads in a racy
+                              # order, which changes their last bits from run to run: one is reproducible
 MAX_ORDER = 60                # image-source reflection order: enough for the drawn RT60s (a test measures it)
 
 # family -> drawn ranges: room size (length, width, height), RT60, microphone distance, microphones,
@@ -120,6 +122,7 @@ def impulse_responses(room):
 
 def shoebox_responses(room, rt60):
     import pyroomacoustics as pra
+    pra.constants.set("num_threads", RIR_THREADS)
     absorption, order = pra.inverse_sabine(rt60, list(room.size))
     shoebox = pra.ShoeBox(list(room.size), fs=SAMPLE_RATE, materials=pra.Material(min(absorption, 0.99)),
                           max_order=min(order, MAX_ORDER), air_absorption=True)

@@ -159,20 +159,18 @@ def build(size_name, out, seed=0, jobs=None):
     jobs = jobs or min(len(todo), os.cpu_count() or 1) or 1
     work = [(p, out, seed, size.max_seconds) for p in todo]
     bar = tqdm(total=len(pieces), initial=len(pieces) - len(todo), desc=f"building {size_name}", unit="piece")
-    if jobs == 1:
-        for _ in map(build_piece, work):
-            bar.update()
-    else:
-        # A worker that dies (a crash in a native library) stops the build with an error instead of
-        # leaving it waiting for the pieces that worker held; finished pieces are kept for the next run.
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            try:
-                for future in as_completed([pool.submit(build_piece, job) for job in work]):
-                    future.result()
-                    bar.update()
-            except BrokenProcessPool:
-                raise SystemExit("error: a build process died while rendering (see the message above); the "
-                                 "pieces already finished are kept: run the same command again to continue") from None
+    # Every piece renders in a fresh process: the audio libraries keep state between calls that changes
+    # the last bits of later pieces, and a piece must be the same bytes however the build is split.
+    # A process that dies (a crash in a native library) stops the build with an error instead of leaving it
+    # waiting for its piece; the pieces finished are kept for the next run.
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1) as pool:
+        try:
+            for future in as_completed([pool.submit(build_piece, job) for job in work]):
+                future.result()
+                bar.update()
+        except BrokenProcessPool:
+            raise SystemExit("error: a build process died while rendering (see the message above); the "
+                             "pieces already finished are kept: run the same command again to continue") from None
     bar.close()
     records = []
     for piece in pieces:

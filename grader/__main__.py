@@ -8,8 +8,8 @@
     python -m grader grade SUBMISSION [--out results.json] [--metric-check {none,quick,5k}] [--test_data DIR]
                                        [--device {cpu,cuda}]
                                        grade one folder, zip or model.py in the sandbox
-    python -m grader grade-all DIR --jobs N --csv grades.csv
-                                       grade every submission in DIR, N at a time
+    python -m grader grade-all DIR [--jobs N | --cluster SPEC] [--regrade] --csv grades.csv
+                                       grade every submission in DIR, N at a time or on a Dask cluster
     python -m grader gradescope-bundle --out autograder.zip
                                        the Gradescope autograder (setup.sh + run_autograder)
     python -m grader board post results.json --student ID --pseudonym NAME
@@ -58,7 +58,10 @@ def main(argv=None):
             sub.add_argument("--db", default=DEFAULT_DB, help=f"with --post: the leaderboard file ({DEFAULT_DB})")
         else:
             sub.add_argument("folder")
-            sub.add_argument("--jobs", type=int, default=1)
+            sub.add_argument("--jobs", type=int, default=1, help="grade N at a time on this machine: --cluster local:N")
+            sub.add_argument("--cluster", default=None, help="local:N, tcp://HOST:PORT, slurm:N or jobqueue-local:N "
+                                                             "(grader/README.md, \"Grading on a cluster\")")
+            sub.add_argument("--regrade", action="store_true", help="grade again what already has a results.json")
             sub.add_argument("--csv", default="grades.csv")
             sub.add_argument("--results", default="graded", help="folder for each submission's results.json")
             sub.add_argument("--timeout", type=int, default=3600, help="seconds per submission")
@@ -120,20 +123,29 @@ def main(argv=None):
             post_results(args.db, results, args.student, args.pseudonym)
     elif args.command == "grade-all":
         from .batch import grade_all
+        from .cluster import ClusterError
         grade_args = ["--metric-check", args.metric_check, "--device", args.device,
                       "--data_path", os.path.abspath(args.data_path), "--time_limit", str(args.time_limit),
                       "--models", *args.models]
+        paths = [os.path.abspath(args.data_path)]
         if args.test_data:
             grade_args += ["--test_data", os.path.abspath(args.test_data)]
+            paths.append(os.path.abspath(args.test_data))
         if args.unsafe:
             grade_args.append("--unsafe-no-sandbox")
+        cluster = args.cluster or f"local:{args.jobs}"
         started = time.monotonic()
-        rows = grade_all(os.path.abspath(args.folder), os.path.abspath(args.results), args.csv, args.jobs,
-                         grade_args, args.timeout)
+        try:
+            rows = grade_all(os.path.abspath(args.folder), os.path.abspath(args.results), args.csv, cluster,
+                             grade_args, args.timeout, args.regrade,
+                             gpu=args.device == "cuda" and args.metric_check != "none", paths=paths)
+        except ClusterError as error:
+            sys.exit(f"error: {error}")
         for row in rows:
             print(f"{row['submission']:30} {row['score']!s:>6} / {row['max_score']!s:<6} {row['status']}")
-        print(f"graded {len(rows)} submissions in {time.monotonic() - started:.1f} s with {args.jobs} job(s); "
-              f"wrote {args.csv}")
+        failed = sum(row["status"].startswith(("failed", "grader", "no results")) for row in rows)
+        print(f"graded {len(rows)} submissions ({failed} failed) in {time.monotonic() - started:.1f} s on "
+              f"{cluster}; wrote {args.csv}")
     elif args.command == "board":
         run_board(args)
     elif args.command == "gradescope-bundle":

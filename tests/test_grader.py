@@ -152,6 +152,7 @@ def test_huge_checkpoint_and_bad_zips_are_refused(tiny_data, tmp_path):
         archive.writestr("../../escaped.py", "x")
     results = grade(str(evil), tiny_data, models=["rnn"])
     assert results["score"] == 0 and "outside its folder" in results["output"]
+    assert results["output"].startswith("Score: 0 / 10")        # out of the full score, for grade books
     assert not (tmp_path.parent / "escaped.py").exists()
 
     empty = tmp_path / "empty"

@@ -1,0 +1,142 @@
+"""grade-all on a real Dask cluster: worker processes on loopback grading real submission folders, a worker
+killed mid-task, an unreachable scheduler, dask-jobqueue's job-script path, and resumed batches."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import dask
+import pytest
+from distributed import Client, LocalCluster
+
+from grader.batch import grade_all
+from grader.cluster import ALLOWED_FAILURES
+from grader.grade import grade
+from grader.sandbox import bubblewrap_available
+from submissions import HANDOUT, HOSTILE, MISTAKES, ROOT, hostile_text, solution_text, write_submission
+
+pytestmark = pytest.mark.skipif(not bubblewrap_available(), reason="bubblewrap is not installed (make setup)")
+
+
+def grade_args(data, time_limit=20):
+    return ["--data_path", data, "--models", "rnn", "--time_limit", str(time_limit)]
+
+
+def read_csv(path):
+    return list(csv.DictReader(open(path)))
+
+
+@pytest.fixture
+def cluster():
+    """Two worker processes on loopback, with the grader's bound on worker deaths per task."""
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=None, memory_limit=0) as local, Client(local) as client:
+            yield local, client
+
+
+def worker_pids(client):
+    return client.run(os.getpid)                      # {worker address: pid}
+
+
+def kill_worker_running(client, key, times, killed):
+    """SIGKILL whichever worker runs `key`, `times` times (each time once the task runs again)."""
+    while len(killed) < times:
+        for address, keys in client.processing().items():
+            if key in keys and address not in killed:
+                time.sleep(1.0)                        # mid-task: the grading has started
+                pid = worker_pids(client).get(address)
+                if pid:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(address)
+        time.sleep(0.2)
+
+
+def test_a_local_cluster_grades_like_grade(tiny_data, tmp_path):
+    folder = tmp_path / "class"
+    write_submission(str(folder / "good"), solution_text())
+    write_submission(str(folder / "stub"), open(HANDOUT).read())
+    write_submission(str(folder / "swapped"), MISTAKES["swapped outputs"][1]())
+    rows = grade_all(str(folder), str(tmp_path / "graded"), str(tmp_path / "grades.csv"), "local:2",
+                     grade_args(tiny_data), paths=[tiny_data])
+    assert [row["submission"] for row in rows] == ["good", "stub", "swapped"]
+    for row in rows:
+        direct = grade(str(folder / row["submission"]), tiny_data, models=["rnn"])
+        assert (row["status"], row["score"], row["max_score"]) == ("graded", direct["score"], 10), row
+        stored = json.load(open(tmp_path / "graded" / row["submission"] / "results.json"))
+        assert [(t["name"], t["score"]) for t in stored["tests"]] == [(t["name"], t["score"]) for t in direct["tests"]]
+    assert [row["score"] for row in rows] == [10, 0, 7]
+    assert read_csv(tmp_path / "grades.csv") == [{k: str(v) for k, v in row.items()} for row in rows]
+
+
+def test_a_killed_worker_retries_elsewhere_and_every_result_appears_once(tiny_data, tmp_path, cluster):
+    local, client = cluster
+    folder = tmp_path / "class"
+    for name in ["a", "b", "c", "d"]:
+        write_submission(str(folder / name), solution_text())
+    killed = []
+    killer = threading.Thread(target=kill_worker_running, args=(client, "grade-b", 1, killed), daemon=True)
+    killer.start()
+    rows = grade_all(str(folder), str(tmp_path / "graded"), str(tmp_path / "grades.csv"), local.scheduler_address,
+                     grade_args(tiny_data), paths=[tiny_data])
+    killer.join(timeout=5)
+    assert len(killed) == 1
+    assert [(r["submission"], r["status"], r["score"]) for r in rows] == [(n, "graded", 10) for n in "abcd"]
+    assert [r["submission"] for r in read_csv(tmp_path / "grades.csv")] == list("abcd")
+    assert sorted(os.listdir(tmp_path / "graded")) == list("abcd")
+
+
+def test_a_submission_that_kills_its_worker_every_time_is_failed_with_that_reason(tiny_data, tmp_path, cluster):
+    local, client = cluster
+    folder = tmp_path / "class"
+    write_submission(str(folder / "deadly"), solution_text())
+    write_submission(str(folder / "fine"), solution_text())
+    killed = []
+    killer = threading.Thread(target=kill_worker_running, args=(client, "grade-deadly", ALLOWED_FAILURES + 1, killed),
+                              daemon=True)
+    killer.start()
+    rows = grade_all(str(folder), str(tmp_path / "graded"), str(tmp_path / "grades.csv"), local.scheduler_address,
+                     grade_args(tiny_data), paths=[tiny_data])
+    deadly, fine = rows
+    assert deadly["status"] == f"failed: its grading killed the worker {ALLOWED_FAILURES + 1} times", deadly
+    assert (fine["status"], fine["score"]) == ("graded", 10)
+    assert "killed the worker" in open(tmp_path / "graded" / "deadly" / "grader.log").read()
+
+
+def run_cli(args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=ROOT, capture_output=True, text=True, **kwargs)
+
+
+def test_an_unreachable_scheduler_is_one_sentence_within_seconds(tmp_path):
+    (tmp_path / "class" / "a").mkdir(parents=True)
+    started = time.monotonic()
+    run = run_cli(["grade-all", str(tmp_path / "class"), "--cluster", "tcp://127.0.0.1:9", "--csv",
+                   str(tmp_path / "g.csv"), "--results", str(tmp_path / "graded")], timeout=120)
+    assert run.returncode != 0 and time.monotonic() - started < 40
+    assert "could not reach the Dask scheduler at tcp://127.0.0.1:9" in run.stderr
+    assert len([line for line in run.stderr.splitlines() if line.strip()]) == 1, run.stderr
+
+
+def test_jobqueue_job_scripts_grade_and_a_rerun_skips_what_is_graded(tiny_data, tmp_path):
+    folder = tmp_path / "class"
+    write_submission(str(folder / "good"), solution_text())
+    write_submission(str(folder / "loops"), hostile_text(HOSTILE["infinite loop"][1], "rnn"))
+    command = ["grade-all", str(folder), "--cluster", "jobqueue-local:1", "--csv", str(tmp_path / "g.csv"),
+               "--results", str(tmp_path / "graded"), "--data_path", tiny_data, "--models", "rnn", "--time_limit", "10"]
+    first = run_cli(command, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    rows = {row["submission"]: row for row in read_csv(tmp_path / "g.csv")}
+    assert (rows["good"]["score"], rows["loops"]["score"]) == ("10.0", "0.0")
+    assert "time limit" in open(tmp_path / "graded" / "loops" / "results.json").read()
+    written = os.stat(tmp_path / "graded" / "good" / "results.json").st_mtime_ns
+    again = run_cli(command, timeout=600)
+    assert again.returncode == 0 and [r["status"] for r in read_csv(tmp_path / "g.csv")] == ["graded earlier"] * 2
+    assert os.stat(tmp_path / "graded" / "good" / "results.json").st_mtime_ns == written
+    assert [r["score"] for r in read_csv(tmp_path / "g.csv")] == ["10.0", "0.0"]
+    regrade = run_cli(command + ["--regrade", "--cluster", "local:2"], timeout=600)
+    assert regrade.returncode == 0 and [r["status"] for r in read_csv(tmp_path / "g.csv")] == ["graded"] * 2
+    assert os.stat(tmp_path / "graded" / "good" / "results.json").st_mtime_ns != written
