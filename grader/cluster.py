@@ -26,6 +26,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALLOWED_FAILURES = 2                   # worker deaths one task may cause before it is marked failed
 CONNECT_SECONDS = 10
+# A worker holds only the task it runs (no queue of others), so a worker's death counts against that task only.
+SCHEDULER_CONFIG = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                    "distributed.scheduler.worker-saturation": 1.0}
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -41,8 +44,8 @@ def open_cluster(spec, gpu=False):
     """(client, cluster or None) for a --cluster spec; ClusterError in one sentence when that fails."""
     import dask
     from distributed import Client
-    dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
-                     "distributed.comm.timeouts.connect": f"{CONNECT_SECONDS}s"})
+    dask.config.set(SCHEDULER_CONFIG)
+    dask.config.set({"distributed.comm.timeouts.connect": f"{CONNECT_SECONDS}s"})
     kind, _, value = spec.partition(":")
     resources = {"GPU": 1} if gpu else None
     try:
