@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, ROOT)
 from grader.batch import grade_all, submissions_in  # noqa: E402
-from submissions import HANDOUT, MISTAKES, solution_text, write_submission  # noqa: E402
+from submissions import write_class  # noqa: E402
 
 
 def plain_pool(sources, out, data_path, jobs=2):
@@ -42,16 +42,7 @@ def main():
                        check=True)
     work = tempfile.mkdtemp(prefix="bench-cluster-")
     class_folder = os.path.join(work, "class")
-    mistakes = sorted(MISTAKES)
-    for i in range(args.submissions):
-        folder = os.path.join(class_folder, f"student{i:03d}")
-        if i % 5 == 3:
-            os.makedirs(folder)
-            shutil.copyfile(HANDOUT, os.path.join(folder, "model.py"))
-        elif i % 5 == 4:
-            write_submission(folder, MISTAKES[mistakes[i % len(mistakes)]][1]())
-        else:
-            write_submission(folder, solution_text())
+    write_class(class_folder, args.submissions)
     sources = submissions_in(class_folder)
 
     started = time.monotonic()

@@ -15,7 +15,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-from submissions import HANDOUT, MISTAKES, solution_text, write_submission  # noqa: E402
+from submissions import write_class  # noqa: E402
 
 
 def main():
@@ -28,16 +28,7 @@ def main():
                        check=True)
     work = tempfile.mkdtemp(prefix="bench-grade-")
     class_folder = os.path.join(work, "class")
-    mistakes = sorted(MISTAKES)
-    for i in range(args.submissions):
-        folder = os.path.join(class_folder, f"student{i:03d}")
-        if i % 5 == 3:
-            os.makedirs(folder)
-            shutil.copyfile(HANDOUT, os.path.join(folder, "model.py"))
-        elif i % 5 == 4:
-            write_submission(folder, MISTAKES[mistakes[i % len(mistakes)]][1]())
-        else:
-            write_submission(folder, solution_text())
+    write_class(class_folder, args.submissions)
 
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "grader", "grade", os.path.join(class_folder, "student000"), "--out",

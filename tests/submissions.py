@@ -76,6 +76,22 @@ def write_submission(folder, text, checkpoint=None):
     return folder
 
 
+def write_class(folder, count):
+    """`count` submission folders student000.. for the benchmarks: copies of the solutions, with the stubs
+    (every fifth from the fourth) and common mistakes (every fifth from the fifth) among them."""
+    mistakes = sorted(MISTAKES)
+    for i in range(count):
+        student = os.path.join(folder, f"student{i:03d}")
+        if i % 5 == 3:
+            os.makedirs(student)
+            shutil.copyfile(HANDOUT, os.path.join(student, "model.py"))
+        elif i % 5 == 4:
+            write_submission(student, MISTAKES[mistakes[i % len(mistakes)]][1]())
+        else:
+            write_submission(student, solution_text())
+    return folder
+
+
 def hostile_text(code, model_type, root=ROOT, text=None):
     """The solution (or `text`) with `code` run when the attacked class is built, so the other models still
     grade; `root` is where the attacked grader lives."""
