@@ -3,7 +3,7 @@
     python -m grader release           regenerate hw/model.py from solutions/model.py
     python -m grader release --check   fail if hw/model.py is out of date
     python -m grader release --zip hw.zip   also build the student handout zip
-    python -m grader reference --profile cpu [--steps 5000] [--models ...] [--seeds ...]
+    python -m grader reference --profile cpu [--set {5k,quick,debug}] [--models ...] [--seeds ...]
                                        train (or resume) the reference runs, then write hw/log_examples
     python -m grader grade SUBMISSION [--out results.json] [--metric-check {none,quick,5k}] [--test_data DIR]
                                        [--device {cpu,cuda}]
@@ -35,16 +35,18 @@ def main(argv=None):
     release.add_argument("--zip", metavar="OUT", help="also build the student handout as a zip")
     reference = commands.add_parser("reference", help="train the solutions and write hw/log_examples")
     reference.add_argument("--profile", choices=["cpu", "full"], default="cpu")
-    reference.add_argument("--steps", type=int, default=5000)
-    reference.add_argument("--validation_interval", type=int, default=1000)
+    reference.add_argument("--set", dest="reference_set", choices=["5k", "quick", "debug"], default="5k",
+                           help="5k: the README's runs; quick: the quick metric check's band (200 steps, 3 seeds); "
+                                "debug: train.py --debug")
+    reference.add_argument("--steps", type=int, default=None, help="override the set's steps")
+    reference.add_argument("--validation_interval", type=int, default=None, help="override the set's interval")
     reference.add_argument("--models", nargs="+", default=["baseline", "rnn", "crnn", "onf"])
-    reference.add_argument("--seeds", nargs="+", type=int, default=[42])
+    reference.add_argument("--seeds", nargs="+", type=int, default=None, help="override the set's seeds")
+    reference.add_argument("--threads", type=int, default=1, help="CPU threads per run (default 1)")
     reference.add_argument("--data_path", default="data/default")
     reference.add_argument("--table", action="store_true", help="only print the table of the log examples")
     reference.add_argument("--runs", default=None, help="folder of the runs (default: runs/reference)")
     reference.add_argument("--out", default=None, help="folder of the log examples (default: hw/log_examples)")
-    reference.add_argument("--name", default=None, help="file name in log_examples (default: the model type); "
-                                                         "e.g. quick for a short-run band")
     for name, help_text in [("grade", "grade one submission (folder, zip or model.py)"),
                             ("grade-all", "grade every submission in a folder")]:
         sub = commands.add_parser(name, help=help_text)
@@ -103,15 +105,20 @@ def main(argv=None):
             from .release import build_handout_zip
             print("wrote", build_handout_zip(args.zip))
     elif args.command == "reference":
-        from .reference import LOG_EXAMPLES, RUNS, collect, table, train
+        from .reference import LOG_EXAMPLES, RUNS, SETS, collect, table, train
         runs, out = args.runs or RUNS, args.out or LOG_EXAMPLES
         if args.table:
             print(table(args.profile, out))
             return
+        spec = SETS[args.reference_set]
+        steps = args.steps or spec["steps"]
+        interval = args.validation_interval or spec["validation_interval"]
+        seeds = args.seeds or spec["seeds"]
         for model in args.models:
-            for seed in args.seeds:
-                train(args.profile, model, seed, args.steps, args.validation_interval, args.data_path, runs, args.name)
-            print("wrote", collect(args.profile, model, args.seeds, args.name, runs, out))
+            for seed in seeds:
+                train(args.profile, model, seed, steps, interval, args.data_path, runs, spec["name"], spec["test"],
+                      spec["flags"], args.threads)
+            print("wrote", collect(args.profile, model, seeds, spec["name"], runs, out))
     elif args.command == "grade":
         from .grade import grade, write_results
         results = grade(args.submission, args.data_path, args.test_data, args.metric_check, args.unsafe,

@@ -1,10 +1,13 @@
 """Reference runs: every model type trained with the solutions, kept as the logs students compare with.
 
 Each run trains in a private copy of the handout whose model.py is the solution file, so it runs the
-same train.py students run. Runs live in runs/reference/<profile>/<model>-seed<N>/ and resume from
-their newest checkpoint, so a 5000-step run may be spread over several sittings. `collect` writes
-hw/log_examples/<profile>/<model>.txt (the console log of the first seed) and .json (validation
-metrics per step for every seed, versions, device, wall time, and a tolerance band per metric and step).
+same train.py students run, one thread per run. Three sets (SETS): `5k` (the runs hw/README's table
+reports), `quick` (200 steps, three seeds: the band of the quick metric check) and `debug` (what
+`python train.py --debug` prints). Runs live in runs/reference/<profile>/[<set>/]<model>-seed<N>/ and
+resume from their newest checkpoint, so a 5000-step run may be spread over several sittings. `collect`
+writes hw/log_examples/<profile>/[<set>-]<model>.txt (the console log of the first seed) and .json
+(validation metrics per step for every seed, the command that reproduces the run, versions, device, wall
+time, and a tolerance band per metric and step).
 """
 import glob
 import json
@@ -24,6 +27,13 @@ BANDED = ["metric/loss/frame_loss", "metric/loss/onset_loss", "metric/frame/fram
 LOWER_IS_BETTER = {"metric/loss/frame_loss", "metric/loss/onset_loss"}
 BAND_FLOOR = 0.03          # the smallest half-width of a score's band, in metric units
 LOSS_FLOOR = 0.10          # the smallest half-width of a loss's band, as a share of the mean loss
+# name: the runs' subfolder and the log examples' prefix (None for the 5k set); test: whether the run
+# ends with train.py's test; flags: train.py flags beyond --model_type, --profile and --seed.
+SETS = {
+    "5k": dict(steps=5000, validation_interval=1000, seeds=[42], name=None, test=True, flags=[]),
+    "quick": dict(steps=200, validation_interval=100, seeds=[1, 2, 3], name="quick", test=False, flags=[]),
+    "debug": dict(steps=100, validation_interval=10, seeds=[42], name="debug", test=True, flags=["--debug"]),
+}
 
 
 def run_folder(profile, model, seed, runs=RUNS, name=None):
@@ -32,17 +42,29 @@ def run_folder(profile, model, seed, runs=RUNS, name=None):
 
 
 def newest_checkpoint(logdir):
-    checkpoints = glob.glob(os.path.join(logdir, "model-*.pt"))
-    return max(checkpoints, key=lambda p: int(re.search(r"model-(\d+)\.pt$", p).group(1)), default=None)
+    numbered = {int(m.group(1)): path for path in glob.glob(os.path.join(logdir, "model-*.pt"))
+                if (m := re.search(r"model-(\d+)\.pt$", path))}               # not model-best.pt
+    return numbered[max(numbered)] if numbered else None
 
 
-def train(profile, model, seed, steps, validation_interval, data_path, runs=RUNS, name=None):
-    """Train (or continue training) one reference run; returns its log folder. A named (short) run
-    skips the final test."""
+def student_command(profile, model, seed, steps, validation_interval, flags=(), threads=1):
+    """The train.py command line (in hw/) that repeats a reference run."""
+    command = ["python", "train.py", "--model_type", model, "--profile", profile, "--seed", str(seed),
+               "--threads", str(threads)]
+    if "--debug" not in flags:
+        command += ["-i", str(steps), "-vi", str(validation_interval)]
+    return command + list(flags)
+
+
+def train(profile, model, seed, steps, validation_interval, data_path, runs=RUNS, name=None, test=None, flags=(),
+          threads=1):
+    """Train (or continue training) one reference run; returns its log folder. By default a named (short)
+    run skips the final test."""
+    test = not name if test is None else test
     folder = run_folder(profile, model, seed, runs, name)
     handout = os.path.join(folder, "hw")
     logdir = os.path.join(folder, "log")
-    finished = os.path.exists(os.path.join(logdir, "results.txt")) or name
+    finished = os.path.exists(os.path.join(logdir, "results.txt")) or not test
     if finished and newest_checkpoint(logdir) and newest_checkpoint(logdir).endswith(f"-{steps}.pt"):
         print(f"{profile}/{model} seed {seed}: already done")
         return logdir
@@ -50,15 +72,17 @@ def train(profile, model, seed, steps, validation_interval, data_path, runs=RUNS
     shutil.copytree(os.path.join(ROOT, "hw"), handout,
                     ignore=shutil.ignore_patterns("runs", "tests", "log_examples", "__pycache__", "*.md"))
     shutil.copyfile(os.path.join(ROOT, "solutions", "model.py"), os.path.join(handout, "model.py"))
-    command = [sys.executable, "train.py", "--model_type", model, "--profile", profile, "-i", str(steps),
-               "-vi", str(validation_interval), "--seed", str(seed), "--data_path", os.path.abspath(data_path),
-               "--logdir", os.path.abspath(logdir)] + (["--skip_test"] if name else [])
+    command = [sys.executable] + student_command(profile, model, seed, steps, validation_interval, flags, threads)[1:]
+    command += ["--data_path", os.path.abspath(data_path), "--logdir", os.path.abspath(logdir)]
+    command += [] if test else ["--skip_test"]
     checkpoint = newest_checkpoint(logdir)
     if checkpoint:
         command += ["--resume", checkpoint]
     print(f"{profile}/{model} seed {seed}: " + ("resuming from " + checkpoint if checkpoint else "starting"), flush=True)
     with open(os.path.join(folder, "source.json"), "w") as f:
-        json.dump({"git_commit": source_commit()}, f)
+        json.dump({"git_commit": source_commit(),
+                   "command": " ".join(student_command(profile, model, seed, steps, validation_interval, flags,
+                                                       threads))}, f)
     subprocess.run(command, cwd=handout, check=True)
     return logdir
 
@@ -82,9 +106,11 @@ def read_run(logdir):
     with open(os.path.join(logdir, "config.json")) as f:
         config = json.load(f)
     source = os.path.join(os.path.dirname(logdir), "source.json")
-    if not config.get("git_commit") and os.path.exists(source):
+    if os.path.exists(source):
         with open(source) as f:
-            config["git_commit"] = json.load(f)["git_commit"]
+            source = json.load(f)
+        config["git_commit"] = config.get("git_commit") or source["git_commit"]
+        config["command"] = source.get("command")
     return [rows[step] for step in sorted(rows)], config
 
 
@@ -109,7 +135,7 @@ def collect(profile, model, seeds, name=None, runs_folder=RUNS, out=LOG_EXAMPLES
         "model_type": model, "profile": profile, "seeds": list(seeds), "steps": steps,
         "args": config["args"], "versions": {k: config[k] for k in ("python", "torch", "numpy")},
         "device": config["device"], "cpu_threads": config.get("cpu_threads"), "git_commit": config["git_commit"],
-        "wall_time_seconds": [rows[-1]["elapsed"] for rows, _ in runs],
+        "command": config.get("command"), "wall_time_seconds": [rows[-1]["elapsed"] for rows, _ in runs],
         "metrics": {str(seed): rows for seed, (rows, _) in zip(seeds, runs)},
         "band": {key: band([[row[key] for row in rows] for rows, _ in runs], loss=key in LOWER_IS_BETTER)
                  for key in BANDED},

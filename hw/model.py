@@ -168,11 +168,15 @@ class Transcriber_ONF(nn.Module):
     on the last axis (B x T x 176), and passes that through combined_lstm and combined_fc to get
     frame_logit. The detach stops the frame loss from training the onset branch. Return
     (frame_logit, onset_logit), each B x T x 88.
+
+    detach_onsets=False leaves the detach out, for Q4's ablation (train.py --no_detach); the self-checks
+    try both settings, and the grader builds the default.
     """
 
-    def __init__(self, cnn_unit, fc_unit):
+    def __init__(self, cnn_unit, fc_unit, detach_onsets=True):
         super().__init__()
         self.melspectrogram = LogMelSpectrogram()
+        self.detach_onsets = detach_onsets
         raise NotImplementedError("Q3: build the layers of Transcriber_ONF (see its docstring)")
 
     def forward(self, audio):

@@ -4,12 +4,14 @@
     python train.py --model_type crnn            # a full run; on a machine without CUDA, the cpu profile
 
 Everything lands in the log folder (runs/exp_<date>-<time> by default): the console log, metrics.jsonl
-(one row per validation), config.json (flags, versions, device, seed, git commit), checkpoints
-model-<step>.pt and, after the test, results.txt.
+(one row per validation), config.json (flags, versions, device, seed, git commit), the newest checkpoint
+model-<step>.pt (--keep_last N keeps more), model-best.pt (the best validation note F1 so far) and, after
+the test, results.txt.
 """
 import argparse
 import json
 import os
+import re
 import platform
 import subprocess
 import sys
@@ -54,9 +56,20 @@ def parse_args(argv=None):
     parser.add_argument("--data_path", default=DEFAULT_DATA_PATH)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="CPU threads for this run (default: all cores); with several runs at once, give each "
+                             "cores / runs")
+    parser.add_argument("--keep_last", type=int, default=1, metavar="N",
+                        help="checkpoints model-<step>.pt to keep (default 1), besides model-best.pt")
+    parser.add_argument("--no_detach", action="store_true",
+                        help="onf only: leave out the detach, so the frame loss trains the onset branch too (Q4)")
     parser.add_argument("--logdir", default=None)
     parser.add_argument("--resume", default=None, metavar="CKPT", help="continue from a checkpoint")
     args = parser.parse_args(argv)
+    if args.no_detach and args.model_type != "onf":
+        parser.error("--no_detach applies to --model_type onf only")
+    if args.keep_last < 1:
+        parser.error("--keep_last must be at least 1: the newest checkpoint is what --resume continues from")
 
     if args.profile is None:
         args.profile = "full" if args.device.startswith("cuda") else "cpu"
@@ -109,10 +122,16 @@ class Tee:
 
 
 def build_model(args):
+    options = {"detach_onsets": False} if args.no_detach else {}
     try:
-        return MODELS[args.model_type](args.cnn_unit, args.fc_unit).to(args.device)
+        return MODELS[args.model_type](args.cnn_unit, args.fc_unit, **options).to(args.device)
     except NotImplementedError as stub:
         sys.exit(f"model.py: {stub}. Fill it in, or train another --model_type.")
+    except TypeError as error:
+        if not options:
+            raise
+        sys.exit(f"model.py: Transcriber_ONF(cnn_unit, fc_unit, detach_onsets=False) failed ({error}); "
+                 "keep the detach_onsets argument of the handout's Transcriber_ONF.")
 
 
 # The layer that produces each logit, by the attribute names of the model spec (first one present).
@@ -149,6 +168,8 @@ def check_outputs(outputs, batch):
 
 
 def main(args):
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     os.makedirs(args.logdir, exist_ok=True)
@@ -166,13 +187,16 @@ def main(args):
         if saved != (args.model_type, args.cnn_unit, args.fc_unit):
             sys.exit(f"{args.resume} holds a {saved[0]} model with cnn_unit={saved[1]}, fc_unit={saved[2]}; "
                      f"this run asks for {args.model_type} with cnn_unit={args.cnn_unit}, fc_unit={args.fc_unit}.")
+        if "optimizer_state_dict" not in checkpoint:
+            sys.exit(f"{args.resume} holds weights only (model-best.pt does); resume from a model-<step>.pt.")
         model.load_state_dict(checkpoint["model_state_dict"])
         optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
         step, elapsed_before = checkpoint["step"], checkpoint.get("elapsed", 0.0)
         scheduler.last_epoch = step
         log(f"resumed from {args.resume} at step {step}")
     log(f"{args.model_type}: {sum(p.numel() for p in model.parameters()):,} parameters, profile {args.profile}, "
-        f"batch {args.batch_size} x {args.sequence_length} samples, device {args.device}")
+        f"batch {args.batch_size} x {args.sequence_length} samples, device {args.device}, "
+        f"threads {torch.get_num_threads()}" + (", no detach" if args.no_detach else ""))
 
     train_groups = ["debug"] if args.debug else ["train"]
     train_set = MAESTRO_small(args.data_path, groups=train_groups, sequence_length=args.sequence_length,
@@ -188,6 +212,7 @@ def main(args):
         while True:
             yield from loader
 
+    best_f1 = best_note_f1(args.logdir)
     started = time.time()
     progress = tqdm(range(step + 1, args.iterations + 1), initial=step, total=args.iterations, dynamic_ncols=True)
     for step, batch in zip(progress, batches()):
@@ -215,16 +240,40 @@ def main(args):
                 f.write(json.dumps({"step": step, "elapsed": round(elapsed, 1),
                                     **{k: float(np.mean(v)) for k, v in metrics.items()}}) + "\n")
             save_checkpoint(model, optimizer, step, elapsed, args)
+            note_f1 = float(np.mean(metrics["metric/note/f1"]))
+            if note_f1 > best_f1:
+                best_f1 = note_f1
+                save_best(model, step, note_f1, args)
 
     if not args.skip_test:
         test(model, args, log)
 
 
-def save_checkpoint(model, optimizer, step, elapsed, args):
+def weights_and_config(model, step, args):
     """Weights and configuration only (no pickled objects), so torch.load(weights_only=True) reads it."""
-    torch.save({"model_state_dict": model.state_dict(), "optimizer_state_dict": optimizer.state_dict(),
-                "step": step, "elapsed": elapsed, "model_type": args.model_type, "cnn_unit": args.cnn_unit,
-                "fc_unit": args.fc_unit, "profile": args.profile}, os.path.join(args.logdir, f"model-{step}.pt"))
+    return {"model_state_dict": model.state_dict(), "step": step, "model_type": args.model_type,
+            "cnn_unit": args.cnn_unit, "fc_unit": args.fc_unit, "profile": args.profile}
+
+
+def save_checkpoint(model, optimizer, step, elapsed, args):
+    """model-<step>.pt with the optimizer state, to resume from; older ones beyond --keep_last are deleted
+    (about 15 MB each for the cpu profile's ONF: the Adam state is twice the weights)."""
+    torch.save({**weights_and_config(model, step, args), "optimizer_state_dict": optimizer.state_dict(), "elapsed": elapsed},
+               os.path.join(args.logdir, f"model-{step}.pt"))
+    numbered = [m for m in (re.fullmatch(r"model-(\d+)\.pt", name) for name in os.listdir(args.logdir)) if m]
+    for old in sorted(numbered, key=lambda match: int(match.group(1)))[:-args.keep_last]:
+        os.remove(os.path.join(args.logdir, old.group(0)))
+
+
+def save_best(model, step, note_f1, args):
+    """model-best.pt: the weights with the best validation note F1 so far, for evaluate.py and transcribe.py."""
+    torch.save({**weights_and_config(model, step, args), "note_f1": note_f1}, os.path.join(args.logdir, "model-best.pt"))
+
+
+def best_note_f1(logdir):
+    """The note F1 of model-best.pt when a resumed run writes into a log folder that has one."""
+    path = os.path.join(logdir, "model-best.pt")
+    return torch.load(path, weights_only=True)["note_f1"] if os.path.exists(path) else -1.0
 
 
 def test(model, args, log):

@@ -192,11 +192,15 @@ class Transcriber_ONF(nn.Module):
     on the last axis (B x T x 176), and passes that through combined_lstm and combined_fc to get
     frame_logit. The detach stops the frame loss from training the onset branch. Return
     (frame_logit, onset_logit), each B x T x 88.
+
+    detach_onsets=False leaves the detach out, for Q4's ablation (train.py --no_detach); the self-checks
+    try both settings, and the grader builds the default.
     """
 
-    def __init__(self, cnn_unit, fc_unit):
+    def __init__(self, cnn_unit, fc_unit, detach_onsets=True):
         super().__init__()
         self.melspectrogram = LogMelSpectrogram()
+        self.detach_onsets = detach_onsets
         # BEGIN SOLUTION
         self.onset_conv_stack = ConvStack(N_MELS, cnn_unit, fc_unit)
         self.onset_lstm = nn.LSTM(fc_unit, LSTM_UNITS, num_layers=2, batch_first=True, bidirectional=True)
@@ -213,7 +217,8 @@ class Transcriber_ONF(nn.Module):
         # BEGIN SOLUTION
         onset_logit = self.onset_fc(self.onset_lstm(self.onset_conv_stack(mel))[0])
         frame = torch.sigmoid(self.frame_fc(self.frame_conv_stack(mel)))
-        combined = torch.cat([frame, torch.sigmoid(onset_logit).detach()], dim=-1)
+        onset = torch.sigmoid(onset_logit)
+        combined = torch.cat([frame, onset.detach() if self.detach_onsets else onset], dim=-1)
         frame_logit = self.combined_fc(self.combined_lstm(combined)[0])
         return frame_logit, onset_logit
         # END SOLUTION

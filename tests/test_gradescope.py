@@ -172,10 +172,13 @@ def test_when_no_tier_can_run_it_is_a_grader_error_out_of_the_full_score(image):
     out = pathlib.Path(tempfile.mkdtemp(prefix="not-root-"))         # a folder the user nobody can write
     os.chmod(out, 0o777)
     folder = write_submission(str(out / "sub"), solution_text())
+    # The grader runs from a copy the user can read: the clone may sit in a folder only root can enter.
+    code = out / "code"
+    shutil.copytree(os.path.join(ROOT, "grader"), code / "grader", ignore=shutil.ignore_patterns("__pycache__"))
     command = DOCKER_LIKE + ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
                              os.path.join(image, "venv", "bin", "python"), "-m", "grader", "grade", folder,
                              "--out", str(out / "results.json"), "--data_path", str(out)]
-    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    run = subprocess.run(command, cwd=code, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     results = json.loads((out / "results.json").read_text())
     (test,) = results["tests"]
