@@ -1,4 +1,4 @@
-# Quick start:  make debug   (set up, build the default data, train for a minute)
+# Quick start:  make debug   (set up, build the default data, train the baseline for 100 steps)
 #               make test    (set up, run every test)
 PYTHON ?= python3
 VENV := .venv

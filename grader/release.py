@@ -67,11 +67,12 @@ def write_handout_model(check=False):
 HANDOUT_FILES = ["requirements.txt", "Makefile"]
 HANDOUT_FOLDERS = {"hw": None, "data": (".py", ".md"), "notebooks": (".ipynb",)}
 SKIPPED = {"__pycache__", "runs", ".cache", ".pytest_cache"}
+RUN_OUTPUTS = (".pt", ".mid", ".midi", ".flac", ".wav", ".npy", ".png", ".pyc")
 HANDOUT_README = """# Piano transcription homework
 
 Start with hw/README.md: it is the assignment. Quick start, in this folder:
 
-    make debug     # set up, build the data (about 5 minutes, once), train the baseline for 100 steps
+    make debug     # set up, build the data (up to 10 minutes, once), train the baseline for 100 steps
     make test      # set up, then run the self-checks (unanswered questions show as skipped)
 """
 HANDOUT_PYTEST_INI = """[pytest]
@@ -81,18 +82,19 @@ addopts = -ra
 """
 
 
-def handout_members():
-    """(path in the zip, path on disk) of every file students get."""
-    members = [(name, os.path.join(ROOT, name)) for name in HANDOUT_FILES]
+def handout_members(root=ROOT):
+    """(path in the zip, path on disk) of every file students get. What runs leave in hw/ (log folders,
+    checkpoints, transcriptions) stays out, whoever ran them."""
+    members = [(name, os.path.join(root, name)) for name in HANDOUT_FILES]
     for folder, suffixes in HANDOUT_FOLDERS.items():
-        for directory, subdirectories, files in os.walk(os.path.join(ROOT, folder)):
+        for directory, subdirectories, files in os.walk(os.path.join(root, folder)):
             # hw/ goes whole; of data/ and notebooks/ only the top-level files (built data sets are subfolders).
             subdirectories[:] = sorted(d for d in subdirectories
-                                       if d not in SKIPPED and (suffixes is None or directory != os.path.join(ROOT, folder)))
+                                       if d not in SKIPPED and (suffixes is None or directory != os.path.join(root, folder)))
             for name in sorted(files):
-                if suffixes is None or name.endswith(suffixes):
+                if (suffixes is None or name.endswith(suffixes)) and not name.endswith(RUN_OUTPUTS):
                     path = os.path.join(directory, name)
-                    members.append((os.path.relpath(path, ROOT), path))
+                    members.append((os.path.relpath(path, root), path))
     return members
 
 

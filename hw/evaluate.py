@@ -1,6 +1,6 @@
 """From frame and onset probabilities to notes, and the scores of the homework (through mir_eval).
 
-    python evaluate.py runs/exp_.../model-5000.pt [--group test] [--data_path DIR]
+    python evaluate.py runs/exp_.../model-best.pt [--group test] [--data_path DIR] [--by piano room.family]
 """
 import argparse
 import os
@@ -187,26 +187,36 @@ def results_lines(metrics):
     return lines
 
 
-def report_lines(metrics, dataset):
-    """results.txt: the 2020 lines, then mean note and frame F1 per piano and per room family."""
-    groups = group_lines(metrics, dataset)
+GROUP_BY = ("piano", "room.family")      # what made each piece of the kit's own data (MAESTRO's records lack them)
+
+
+def report_lines(metrics, dataset, fields=GROUP_BY):
+    """results.txt: the 2020 lines, then mean note and frame F1 per value of each data.json field."""
+    groups = group_lines(metrics, dataset, fields)
     return results_lines(metrics) + ([""] + groups if groups else [])
 
 
-def group_lines(metrics, dataset, columns=(("note F1", "metric/note/f1"), ("frame F1", "metric/frame/frame_f1"))):
-    """Mean scores per piano and per room family, where data.json says what made each piece (the kit's own
-    data does; MAESTRO's records do not, and then there are no lines)."""
+def record_field(record, field):
+    """A data.json field of one piece; a dotted name reaches inside (room.family). None when absent."""
+    value = record
+    for key in field.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def group_lines(metrics, dataset, fields=GROUP_BY,
+                columns=(("note F1", "metric/note/f1"), ("frame F1", "metric/frame/frame_f1"))):
+    """Mean scores per value of each field; a field some piece lacks gets no lines."""
     from dataset import read_records
-    made_by = {}
-    for record in read_records(dataset.path):
-        path = os.path.normpath(os.path.join(dataset.path, record["audio_filename"]))
-        made_by[path] = {"piano": record.get("piano"), "room family": (record.get("room") or {}).get("family")}
+    records = {os.path.normpath(os.path.join(dataset.path, record["audio_filename"])): record
+               for record in read_records(dataset.path)}
     lines = []
-    for kind in ("piano", "room family"):
-        labels = [made_by.get(os.path.normpath(piece["path"]), {}).get(kind) for piece in dataset.pieces]
+    for field in fields:
+        labels = [record_field(records.get(os.path.normpath(piece["path"]), {}), field) for piece in dataset.pieces]
         if None in labels:
             continue
-        lines.append(f"{'by ' + kind:>32} {'pieces':>8}" + "".join(f"{name:>10}" for name, _ in columns))
+        labels = [str(label) for label in labels]
+        lines.append(f"{'by ' + field:>32} {'pieces':>8}" + "".join(f"{name:>10}" for name, _ in columns))
         for label in sorted(set(labels)):
             chosen = [i for i, name in enumerate(labels) if name == label]
             lines.append(f"{label:>32} {len(chosen):8d}" +
@@ -241,7 +251,7 @@ def load_model(checkpoint_path, device="cpu"):
 
 def main():
     from constants import DEFAULT_DATA_PATH
-    from dataset import DataError, MAESTRO_small
+    from dataset import DataError, MAESTRO_small, read_records
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint")
     parser.add_argument("--group", default="test", choices=["train", "validation", "test", "debug"])
@@ -249,14 +259,21 @@ def main():
     parser.add_argument("--sequence_length", type=int, default=None, help="evaluate the first N samples only")
     parser.add_argument("--out", default=None, help="results file (default: results-<group>.txt by the checkpoint)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--by", nargs="+", default=list(GROUP_BY), metavar="FIELD",
+                        help="data.json fields to average by (default: piano room.family); e.g. canonical_composer")
     args = parser.parse_args()
     model, _ = load_model(args.checkpoint, args.device)
     try:
         dataset = MAESTRO_small(args.data_path, groups=[args.group], sequence_length=args.sequence_length,
                                 random_sample=False)
+        records = read_records(args.data_path)
     except DataError as error:
         sys.exit(f"data error: {error}")
-    lines = report_lines(evaluate(model, dataset, args.device), dataset)
+    unknown = [field for field in args.by if all(record_field(record, field) is None for record in records)]
+    if unknown:
+        sys.exit(f"--by: no piece in {args.data_path}/data.json has {', '.join(unknown)}; its fields are "
+                 f"{', '.join(sorted({key for record in records for key in record}))}")
+    lines = report_lines(evaluate(model, dataset, args.device), dataset, args.by)
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"results-{args.group}.txt")
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")

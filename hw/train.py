@@ -1,6 +1,6 @@
 """Train a transcription model, validate it as it learns, and test it at the end.
 
-    python train.py --debug                      # a one-minute run of the CNN baseline on 10 pieces
+    python train.py --debug                      # 100 steps of the CNN baseline on 10 pieces
     python train.py --model_type crnn            # a full run; on a machine without CUDA, the cpu profile
 
 Everything lands in the log folder (runs/exp_<date>-<time> by default): the console log, metrics.jsonl
@@ -172,12 +172,18 @@ def main(args):
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
+    # The model and the data come first, so that a stub or a missing file leaves no empty log folder.
+    model = build_model(args)
+    train_groups = ["debug"] if args.debug else ["train"]
+    train_set = MAESTRO_small(args.data_path, groups=train_groups, sequence_length=args.sequence_length,
+                              seed=args.seed, random_sample=True)
+    validation_set = MAESTRO_small(args.data_path, groups=["validation"], sequence_length=SEQUENCE_LENGTH,
+                                   seed=args.seed, random_sample=False)
     os.makedirs(args.logdir, exist_ok=True)
     log = Tee(os.path.join(args.logdir, "console.log"))
     with open(os.path.join(args.logdir, "config.json"), "w") as f:
         json.dump(run_info(args), f, indent=1)
 
-    model = build_model(args)
     optimizer = torch.optim.Adam(model.parameters(), args.learning_rate, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1000, gamma=0.98)
     step, elapsed_before = 0, 0.0
@@ -197,14 +203,8 @@ def main(args):
     log(f"{args.model_type}: {sum(p.numel() for p in model.parameters()):,} parameters, profile {args.profile}, "
         f"batch {args.batch_size} x {args.sequence_length} samples, device {args.device}, "
         f"threads {torch.get_num_threads()}" + (", no detach" if args.no_detach else ""))
-
-    train_groups = ["debug"] if args.debug else ["train"]
-    train_set = MAESTRO_small(args.data_path, groups=train_groups, sequence_length=args.sequence_length,
-                              seed=args.seed, random_sample=True)
     if not args.resume:
         start_at_label_rates(model, train_set.label_rates(), log)
-    validation_set = MAESTRO_small(args.data_path, groups=["validation"], sequence_length=SEQUENCE_LENGTH,
-                                   seed=args.seed, random_sample=False)
     loader = DataLoader(train_set, args.batch_size, shuffle=True, drop_last=True,
                         generator=torch.Generator().manual_seed(args.seed))
 
@@ -258,8 +258,9 @@ def weights_and_config(model, step, args):
 def save_checkpoint(model, optimizer, step, elapsed, args):
     """model-<step>.pt with the optimizer state, to resume from; older ones beyond --keep_last are deleted
     (about 15 MB each for the cpu profile's ONF: the Adam state is twice the weights)."""
-    torch.save({**weights_and_config(model, step, args), "optimizer_state_dict": optimizer.state_dict(), "elapsed": elapsed},
-               os.path.join(args.logdir, f"model-{step}.pt"))
+    checkpoint = {**weights_and_config(model, step, args), "optimizer_state_dict": optimizer.state_dict(),
+                  "elapsed": elapsed}
+    torch.save(checkpoint, os.path.join(args.logdir, f"model-{step}.pt"))
     numbered = [m for m in (re.fullmatch(r"model-(\d+)\.pt", name) for name in os.listdir(args.logdir)) if m]
     for old in sorted(numbered, key=lambda match: int(match.group(1)))[:-args.keep_last]:
         os.remove(os.path.join(args.logdir, old.group(0)))
@@ -267,7 +268,8 @@ def save_checkpoint(model, optimizer, step, elapsed, args):
 
 def save_best(model, step, note_f1, args):
     """model-best.pt: the weights with the best validation note F1 so far, for evaluate.py and transcribe.py."""
-    torch.save({**weights_and_config(model, step, args), "note_f1": note_f1}, os.path.join(args.logdir, "model-best.pt"))
+    checkpoint = {**weights_and_config(model, step, args), "note_f1": note_f1}
+    torch.save(checkpoint, os.path.join(args.logdir, "model-best.pt"))
 
 
 def best_note_f1(logdir):

@@ -1,11 +1,13 @@
 """Transcribe recordings with a trained model: MIDI, a resynthesis, a picture and the raw probabilities.
 
-    python transcribe.py runs/exp_.../model-5000.pt my_recording.mp3 [more files...] [--out DIR]
+    python transcribe.py runs/exp_.../model-best.pt my_recording.mp3 [more files...] [--out DIR]
+    python transcribe.py runs/exp_.../model-best.pt take.flac --reference take.mid   # also score it
 
 Reads WAV, FLAC, OGG or MP3 at any sample rate and channel count (mixed to mono, resampled to 16 kHz).
 Long recordings run in chunks, so memory stays bounded. For each input NAME it writes, in --out:
-NAME.npz (frame and onset probabilities, and velocity when the model predicts it), NAME.mid, NAME.wav (the MIDI played by FluidSynth) and
-NAME.png (the predicted notes over the log-mel spectrogram).
+NAME.npz (frame and onset probabilities, and velocity when the model predicts it), NAME.mid, NAME.wav
+(the MIDI played by FluidSynth) and NAME.png (the log-mel spectrogram over the frame probabilities and the
+notes found, in rows of 30 s; with --reference, the true notes too).
 """
 import argparse
 import os
@@ -18,12 +20,14 @@ import torch
 from scipy.signal import resample_poly
 
 from constants import HOP_SIZE, MIN_MIDI, SAMPLE_RATE
-from evaluate import extract_notes, load_model
+from evaluate import evaluate_piece, extract_notes, load_model
 
 CHUNK_SECONDS = 30         # audio per forward pass
 CONTEXT_SECONDS = 2        # extra audio on each side of a chunk, so LSTMs see across the cut
 CONSTANT_VELOCITY = 80     # for models that do not predict velocity (the 2020 code wrote 127)
 VELOCITY_SCALE, VELOCITY_OFFSET = 80, 10   # predicted velocity (0-1) to MIDI as Magenta does: 10 to 90
+ROW_SECONDS = 30           # the picture wraps long recordings into rows this long
+MAX_ROWS = 20              # and draws at most the first 10 minutes
 
 
 def read_audio(path):
@@ -85,32 +89,62 @@ def soundfont():
     return os.path.join(os.path.dirname(pretty_midi.__file__), "TimGM6mb.sf2")
 
 
-def draw(path, audio, frame_prob, pitches, intervals, title):
+def draw(path, audio, frame_prob, pitches, intervals, title, reference=None):
+    """The log-mel spectrogram over the frame probabilities, the notes found (red onsets) and, when given,
+    the reference notes (blue lines): one row per ROW_SECONDS, so long recordings stay readable."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from model import LogMelSpectrogram
     with torch.no_grad():
         mel = LogMelSpectrogram()(torch.from_numpy(audio[: len(frame_prob) * HOP_SIZE])[None])[0].numpy()
-    seconds = len(frame_prob) * HOP_SIZE / SAMPLE_RATE
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(min(4 + seconds / 2, 40), 7), sharex=True)
-    top.imshow(mel.T, origin="lower", aspect="auto", cmap="magma", extent=[0, seconds, 0, mel.shape[1]])
-    top.set_ylabel("mel band")
-    top.set_title(f"{title}: log-mel spectrogram")
-    bottom.imshow(frame_prob.T, origin="lower", aspect="auto", cmap="Greys", vmin=0, vmax=1,
-                  extent=[0, seconds, MIN_MIDI - 0.5, MIN_MIDI + 87.5])
-    starts = intervals[:, 0] * HOP_SIZE / SAMPLE_RATE
-    bottom.scatter(starts, pitches + MIN_MIDI, s=6, color="red", label="note onsets")
-    bottom.set_ylabel("MIDI pitch")
-    bottom.set_xlabel("seconds")
-    bottom.set_title(f"frame probability (grey) and the {len(pitches)} notes found")
-    bottom.legend(loc="upper right")
+    frames_per_second = SAMPLE_RATE / HOP_SIZE
+    row_frames = int(ROW_SECONDS * frames_per_second)
+    rows = min(-(-len(frame_prob) // row_frames), MAX_ROWS)
+    visible = min(len(frame_prob) / frames_per_second, ROW_SECONDS)
+    width = 4 + visible / 2
+    fig, axes = plt.subplots(2 * rows, 1, figsize=(width, 4.5 * rows), squeeze=False,
+                             gridspec_kw={"height_ratios": [1, 2] * rows})
+    starts = intervals[:, 0] / frames_per_second
+    for row in range(rows):
+        first, last = row * row_frames, min((row + 1) * row_frames, len(frame_prob))
+        span = [first / frames_per_second, last / frames_per_second]
+        top, bottom = axes[2 * row, 0], axes[2 * row + 1, 0]
+        top.imshow(mel[first:last].T, origin="lower", aspect="auto", cmap="magma", extent=[*span, 0, mel.shape[1]])
+        top.set_ylabel("mel band")
+        bottom.imshow(frame_prob[first:last].T, origin="lower", aspect="auto", cmap="Greys", vmin=0, vmax=1,
+                      extent=[*span, MIN_MIDI - 0.5, MIN_MIDI + 87.5])
+        if reference is not None:
+            shown = reference[(reference[:, 0] < last) & (reference[:, 1] > first)]
+            bottom.hlines(shown[:, 2] + MIN_MIDI, np.maximum(shown[:, 0], first) / frames_per_second,
+                          np.minimum(shown[:, 1], last) / frames_per_second, color="tab:blue", linewidth=1.5,
+                          alpha=0.7, label="reference notes")
+        found = (intervals[:, 0] >= first) & (intervals[:, 0] < last)
+        bottom.scatter(starts[found], pitches[found] + MIN_MIDI, s=6, color="red", label="onsets found", zorder=3)
+        bottom.set_ylabel("MIDI pitch")
+        for axis in (top, bottom):                  # every row on the same time scale
+            axis.set_xlim(span[0], span[0] + visible)
+    axes[0, 0].set_title(title)
+    axes[1, 0].legend(loc="upper right")
+    axes[-1, 0].set_xlabel("seconds")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
-def transcribe(model, audio_path, out, device):
+def score_against(reference_path, frame_prob, onset_prob, velocity):
+    """Note rows (onset frame, offset frame, key, velocity) of a reference MIDI file, and the homework's
+    metrics of the transcription against it (the MIDI must be aligned with the recording)."""
+    from dataset import DataError, note_frames, piano_rolls, read_notes
+    try:
+        notes = note_frames(read_notes(reference_path), len(frame_prob))
+    except DataError as error:
+        sys.exit(f"--reference: {error}")
+    rolls = piano_rolls(notes, 0, len(frame_prob))
+    return notes, evaluate_piece(frame_prob, onset_prob, rolls["frame"], rolls["onset"], velocity, rolls["velocity"])
+
+
+def transcribe(model, audio_path, out, device, reference_path=None):
     name = os.path.splitext(os.path.basename(audio_path))[0]
     audio = read_audio(audio_path)
     if len(audio) < HOP_SIZE:
@@ -125,8 +159,23 @@ def transcribe(model, audio_path, out, device):
         soundfile.write(stem + ".wav", midi.fluidsynth(fs=SAMPLE_RATE, synthesizer=soundfont()), SAMPLE_RATE)
     else:
         soundfile.write(stem + ".wav", np.zeros(len(audio), np.float32), SAMPLE_RATE)
-    draw(stem + ".png", audio, frame_prob, pitches, intervals, name)
-    print(f"{audio_path}: {len(audio) / SAMPLE_RATE:.1f} s, {len(pitches)} notes -> {stem}.{{npz,mid,wav,png}}")
+    title = f"{name}: {len(pitches)} notes found"
+    reference, scores = None, {}
+    if reference_path:
+        reference, scores = score_against(reference_path, frame_prob, onset_prob, velocity)
+        title += (f"; against {os.path.basename(reference_path)} ({len(reference)} notes): note F1 "
+                  f"{scores['metric/note/f1']:.3f}, frame F1 {scores['metric/frame/frame_f1']:.3f}")
+    draw(stem + ".png", audio, frame_prob, pitches, intervals, title, reference)
+    seconds = len(audio) / SAMPLE_RATE
+    print(f"{audio_path}: {seconds:.1f} s, {len(pitches)} notes -> {stem}.{{npz,mid,wav,png}}" +
+          (f" (the picture shows the first {MAX_ROWS * ROW_SECONDS // 60} minutes)"
+           if seconds > MAX_ROWS * ROW_SECONDS else ""))
+    if scores:
+        print(f"  against {reference_path}: " + ", ".join(
+            f"{label} {scores[key]:.3f}" for label, key in (("note F1", "metric/note/f1"),
+                                                          ("note-with-offsets F1", "metric/note-with-offsets/f1"),
+                                                          ("frame F1", "metric/frame/frame_f1"))))
+    return scores
 
 
 def main():
@@ -134,12 +183,18 @@ def main():
     parser.add_argument("checkpoint")
     parser.add_argument("audio", nargs="+")
     parser.add_argument("--out", default="transcriptions")
+    parser.add_argument("--reference", nargs="+", default=None, metavar="MIDI",
+                        help="the true notes, one MIDI file per recording, aligned with it: drawn in the picture, "
+                             "and the transcription is scored against them")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
+    if args.reference and len(args.reference) != len(args.audio):
+        parser.error(f"--reference names {len(args.reference)} MIDI files for {len(args.audio)} recordings; "
+                     "give one per recording, in the same order")
     model, _ = load_model(args.checkpoint, args.device)
     os.makedirs(args.out, exist_ok=True)
-    for path in args.audio:
-        transcribe(model, path, args.out, args.device)
+    for path, reference in zip(args.audio, args.reference or [None] * len(args.audio)):
+        transcribe(model, path, args.out, args.device, reference)
 
 
 if __name__ == "__main__":

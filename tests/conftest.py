@@ -1,6 +1,15 @@
-import pytest
+import os
 
-from data.synth import build
+# One thread per test process and per run it starts (train.py, the grader): the suite must not fight a
+# training run beside it for cores. CI may set OMP_NUM_THREADS itself.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from data.synth import build  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ RNN_FRAME_FC = "self.frame_fc = nn.Linear(2 * LSTM_UNITS, N_KEYS)"
 
 # name: (model type, model.py text, the checks expected to fail, a phrase the reason must contain)
 MISTAKES = {
-    "onset not detached": ("onf", lambda: edited("torch.sigmoid(onset_logit).detach()", "torch.sigmoid(onset_logit)"),
+    "onset not detached": ("onf", lambda: edited("onset.detach() if self.detach_onsets else onset", "onset"),
                            {"gradient"}, "detach the onset output"),
     "unidirectional LSTM": ("rnn", lambda: edited(RNN_FRAME_LSTM, RNN_FRAME_LSTM.replace("True)", "False)")).replace(
         RNN_FRAME_FC, "self.frame_fc = nn.Linear(LSTM_UNITS, N_KEYS)", 1),
@@ -51,8 +51,8 @@ MISTAKES = {
 }
 
 # Accepted: the ONF's combined input with the onset part first (the 2020 text does not fix the order).
-ONSET_FIRST = ("onf", lambda: edited("torch.cat([frame, torch.sigmoid(onset_logit).detach()], dim=-1)",
-                                     "torch.cat([torch.sigmoid(onset_logit).detach(), frame], dim=-1)"))
+ONSET_FIRST = ("onf", lambda: edited("torch.cat([frame, onset.detach() if self.detach_onsets else onset], dim=-1)",
+                                     "torch.cat([onset.detach() if self.detach_onsets else onset, frame], dim=-1)"))
 
 # name: (model type it attacks, code run when that model is built); {root} is the grader's source folder.
 HOSTILE = {

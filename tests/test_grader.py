@@ -14,7 +14,7 @@ from grader.hidden_tests import hidden_tests
 from grader.sandbox import SANDBOX_UIDS, Limits, bubblewrap_available, processes_of
 from grader.scores import checkpoint_scores
 from grader.test_set import inspect_checkpoint, CheckpointError
-from submissions import (HANDOUT, HOSTILE, MISTAKES, ONSET_FIRST, ROOT, hostile_text, solution_text,
+from submissions import (HANDOUT, HOSTILE, MISTAKES, ONSET_FIRST, ROOT, edited, hostile_text, solution_text,
                          write_pickle_checkpoint, write_submission)
 
 pytestmark = pytest.mark.skipif(not bubblewrap_available(), reason="bubblewrap is not installed (make setup)")
@@ -96,6 +96,23 @@ def test_onset_first_combined_input_is_accepted(tiny_data, tmp_path):
                             limits=LIMITS)
     transplant = by_check(tests, model_type)["transplant"]
     assert transplant["score"] == transplant["max_score"] and "onset part first" in transplant["output"]
+
+
+@pytest.mark.parametrize("variant", ["without the ablation argument", "built for the ablation by default"])
+def test_the_detach_ablation_argument_is_ignored_by_the_grader(tiny_data, tmp_path, variant):
+    # The grader builds Transcriber_ONF(cnn_unit, fc_unit): a model that lacks detach_onsets loses nothing,
+    # and one whose default leaves the detach out loses the gradient check, as any missing detach does.
+    if variant == "without the ablation argument":
+        text = edited("def __init__(self, cnn_unit, fc_unit, detach_onsets=True):",
+                      "def __init__(self, cnn_unit, fc_unit):").replace("self.detach_onsets = detach_onsets",
+                                                                         "self.detach_onsets = True")
+    else:
+        text = edited("def __init__(self, cnn_unit, fc_unit, detach_onsets=True):",
+                      "def __init__(self, cnn_unit, fc_unit, detach_onsets=False):")
+    folder = write_submission(str(tmp_path / "sub"), text)
+    tests, _ = hidden_tests(os.path.join(folder, "model.py"), str(tmp_path), tiny_data, models=["onf"], limits=LIMITS)
+    lost = {name for name, t in by_check(tests, "onf").items() if t["score"] < t["max_score"]}
+    assert lost == (set() if variant == "without the ablation argument" else {"gradient"})
 
 
 def record_sandbox_uids(monkeypatch):

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pretty_midi
 import pytest
@@ -105,6 +106,12 @@ def test_training_run_logs_everything(trained, tiny_data):
     assert any(line.startswith("                            note f1                        : ") for line in results)
     checkpoint = torch.load(os.path.join(logdir, "model-4.pt"), weights_only=True)
     assert checkpoint["step"] == 4 and checkpoint["model_type"] == "baseline" and checkpoint["cnn_unit"] == 4
+    # The newest checkpoint (--keep_last 1) and the best by validation note F1, weights only.
+    assert sorted(name for name in os.listdir(logdir) if name.endswith(".pt")) == ["model-4.pt", "model-best.pt"]
+    best = torch.load(os.path.join(logdir, "model-best.pt"), weights_only=True)
+    assert best["note_f1"] == pytest.approx(max(r["metric/note/f1"] for r in rows), abs=1e-6)
+    assert "optimizer_state_dict" not in best and best["model_type"] == "baseline"
+    assert f"threads {torch.get_num_threads()}" in console
     test_pieces = [r["audio_filename"] for r in json.load(open(os.path.join(tiny_data, "data.json"))) if r["split"] == "test"]
     written = sorted(os.listdir(os.path.join(logdir, "midi")))            # --save_midi
     assert written == sorted(os.path.basename(p).replace(".flac", ".mid") for p in test_pieces)
@@ -130,12 +137,25 @@ def test_evaluate_cli_writes_results(trained, tiny_data, tmp_path):
     # Then the mean scores per piano and per room family of the pieces data.json names.
     records = [r for r in json.load(open(os.path.join(tiny_data, "data.json"))) if r["split"] == "validation"]
     lines = out.read_text().splitlines()
-    groups = {kind: lines.index(f"{'by ' + kind:>32} {'pieces':>8}   note F1  frame F1")
-              for kind in ("piano", "room family")}
-    pianos = {line.split()[0]: int(line.split()[1]) for line in lines[groups["piano"] + 1:groups["room family"]]}
+    groups = {field: lines.index(f"{'by ' + field:>32} {'pieces':>8}   note F1  frame F1")
+              for field in ("piano", "room.family")}
+    pianos = {line.split()[0]: int(line.split()[1]) for line in lines[groups["piano"] + 1:groups["room.family"]]}
     assert pianos == {p: sum(r["piano"] == p for r in records) for p in {r["piano"] for r in records}}
-    families = {line.split()[0] for line in lines[groups["room family"] + 1:]}
+    families = {line.split()[0] for line in lines[groups["room.family"] + 1:]}
     assert families == {r["room"]["family"] for r in records}
+    # Any other field on request; one no piece has is refused with the fields there are.
+    result = run(["evaluate.py", os.path.join(logdir, "model-4.pt"), "--data_path", tiny_data, "--group",
+                  "validation", "--by", "canonical_composer", "--out", str(out)])
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = out.read_text().splitlines()
+    first = lines.index(f"{'by canonical_composer':>32} {'pieces':>8}   note F1  frame F1")
+    composers = {line[:32].strip(): int(line[32:41]) for line in lines[first + 1:]}
+    assert composers == {c: sum(r["canonical_composer"] == c for r in records) for c in
+                         {r["canonical_composer"] for r in records}}
+    result = run(["evaluate.py", os.path.join(logdir, "model-4.pt"), "--data_path", tiny_data, "--by", "pianist"])
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "no piece in" in result.stderr and "has pianist; its fields are" in result.stderr
+    assert "canonical_composer" in result.stderr
 
 
 def test_transcribe_any_audio_file(trained, tiny_data, tmp_path):
@@ -152,6 +172,43 @@ def test_transcribe_any_audio_file(trained, tiny_data, tmp_path):
     pretty_midi.PrettyMIDI(str(tmp_path / "out" / "take.mid"))
     assert soundfile.info(str(tmp_path / "out" / "take.wav")).samplerate == 16000
     assert (tmp_path / "out" / "take.png").stat().st_size > 10000
+
+
+def test_transcribe_scores_against_a_reference_and_wraps_long_recordings(trained, tiny_data, tmp_path):
+    from dataset import note_frames, piano_rolls, read_notes
+    logdir, _ = trained
+    record = json.load(open(os.path.join(tiny_data, "data.json")))[0]
+    audio, _ = soundfile.read(os.path.join(tiny_data, record["audio_filename"]), dtype="float32")
+    notes = read_notes(os.path.join(tiny_data, record["midi_filename"]))
+    copies = int(np.ceil(70 * 16000 / len(audio)))               # over 60 s: the picture has three rows
+    soundfile.write(tmp_path / "long.flac", np.tile(audio, copies), 16000)
+    midi = pretty_midi.PrettyMIDI()
+    piano = pretty_midi.Instrument(0)
+    piano.notes = [pretty_midi.Note(int(velocity), int(pitch), start + k * len(audio) / 16000, end + k * len(audio) / 16000)
+                   for k in range(copies) for start, end, pitch, velocity in notes]
+    midi.instruments.append(piano)
+    midi.write(str(tmp_path / "long.mid"))
+    result = run(["transcribe.py", os.path.join(logdir, "model-4.pt"), str(tmp_path / "long.flac"), "--reference",
+                  str(tmp_path / "long.mid"), "--out", str(tmp_path / "out")])
+    assert result.returncode == 0, result.stderr[-2000:]
+    # The scores it prints are the homework's metrics of its own probabilities against the MIDI's label rolls.
+    probabilities = np.load(tmp_path / "out" / "long.npz")
+    n_frames = len(probabilities["frame"])
+    rolls = piano_rolls(note_frames(read_notes(str(tmp_path / "long.mid")), n_frames), 0, n_frames)
+    expected = evaluate_piece(probabilities["frame"], probabilities["onset"], rolls["frame"], rolls["onset"])
+    line = next(line for line in result.stdout.splitlines() if line.strip().startswith("against"))
+    assert f"note F1 {expected['metric/note/f1']:.3f}" in line
+    assert f"frame F1 {expected['metric/frame/frame_f1']:.3f}" in line
+    # A transcription that is the reference's own label rolls scores 1: the MIDI is read in the labels' frames.
+    import transcribe
+    reference, scores = transcribe.score_against(str(tmp_path / "long.mid"), rolls["frame"], rolls["onset"], None)
+    assert len(reference) == copies * len(notes)
+    assert scores["metric/note/f1"] == 1.0 and scores["metric/frame/frame_f1"] == 1.0
+    image = plt.imread(tmp_path / "out" / "long.png")
+    assert image.shape[0] == 3 * 4.5 * 80 and image.shape[1] == (4 + 30 / 2) * 80     # three rows of 30 s
+    result = run(["transcribe.py", os.path.join(logdir, "model-4.pt"), str(tmp_path / "long.flac"),
+                  str(tmp_path / "long.flac"), "--reference", str(tmp_path / "long.mid")])
+    assert result.returncode != 0 and "names 1 MIDI files for 2 recordings" in result.stderr
 
 
 def test_chunked_prediction_equals_one_pass(tmp_path):
@@ -171,7 +228,7 @@ def test_chunked_prediction_equals_one_pass(tmp_path):
     assert np.allclose(onsets[inner], torch.sigmoid(onset_logit[0]).numpy()[inner], atol=1e-5)
 
 
-def test_bad_inputs_get_one_sentence(trained, tmp_path):
+def test_bad_inputs_get_one_sentence(trained, tiny_data, tmp_path):
     logdir, _ = trained
     checkpoint = os.path.join(logdir, "model-4.pt")
     (tmp_path / "empty.wav").write_bytes(b"")
@@ -185,7 +242,11 @@ def test_bad_inputs_get_one_sentence(trained, tmp_path):
         (["transcribe.py", checkpoint, str(tmp_path / "silent.wav")], "is empty"),
         (["transcribe.py", str(tmp_path / "junk.pt"), str(tmp_path / "silent.wav")], "not a checkpoint written by train.py"),
         (["evaluate.py", str(tmp_path / "wrong.pt")], "does not fit Transcriber with cnn_unit=8"),
-        (["train.py", "--model_type", "onf", "-i", "1", "--data_path", str(tmp_path)], "Q3: build the layers of Transcriber_ONF"),
+        (["train.py", "--model_type", "onf", "-i", "1", "--data_path", str(tmp_path), "--logdir",
+          str(tmp_path / "stub")], "Q3: build the layers of Transcriber_ONF"),
+        (["train.py", "--resume", os.path.join(logdir, "model-best.pt"), "-cnn", "4", "-fc", "16", "--data_path",
+          tiny_data, "--logdir", str(tmp_path / "best")], "holds weights only (model-best.pt does)"),
+        (["train.py", "--model_type", "rnn", "--no_detach"], "--no_detach applies to --model_type onf only"),
         (["train.py", "-cnn", "8", "-fc", "16", "--resume", checkpoint, "--logdir", str(tmp_path / "r")],
          "holds a baseline model with cnn_unit=4, fc_unit=16; this run asks for baseline with cnn_unit=8"),
     ]
@@ -193,6 +254,7 @@ def test_bad_inputs_get_one_sentence(trained, tmp_path):
         result = run(args + ["--out", str(tmp_path / "o")] if args[0] == "transcribe.py" else args)
         assert result.returncode != 0, args
         assert message in result.stderr and "Traceback" not in result.stderr, (args, result.stderr[-1500:])
+    assert not (tmp_path / "stub").exists()              # a run that cannot start leaves no log folder
 
 
 def test_a_model_with_wrong_outputs_is_named(tiny_data, tmp_path):

@@ -158,3 +158,4 @@ def test_train_script_reports_missing_data_in_one_line(tmp_path):
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "no data at" in result.stderr and "make data" in result.stderr
+    assert not (tmp_path / "run").exists()

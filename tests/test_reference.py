@@ -42,3 +42,25 @@ def test_reference_runs_resume_and_write_bands(tiny_data, tmp_path):
                             str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True)
     rows = table.stdout.splitlines()
     assert rows[0].startswith("| model | frame F1") and rows[2].startswith("| rnn | ") and "| 4 |" in rows[2]
+
+
+def test_the_debug_set_is_what_train_debug_prints(tiny_data, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "grader", "reference", "--set", "debug", "--models", "rnn",
+                             "--data_path", tiny_data, "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out")],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    example = json.load(open(tmp_path / "out" / "cpu" / "debug-rnn.json"))
+    assert example["command"] == "python train.py --model_type rnn --profile cpu --seed 42 --threads 1 --debug"
+    assert example["steps"] == list(range(10, 101, 10)) and example["cpu_threads"] == 1
+    assert example["args"]["debug"] and not example["args"]["skip_test"]
+    console = (tmp_path / "out" / "cpu" / "debug-rnn.txt").read_text()
+    assert "threads 1" in console and "note f1" in console                     # it ends with the test
+    # The same command, run by hand in a copy of the handout, prints the same validation losses.
+    run = tmp_path / "runs" / "cpu" / "debug" / "rnn-seed42"
+    again = subprocess.run([sys.executable, *example["command"].split()[1:], "--data_path", tiny_data, "--logdir",
+                            str(tmp_path / "again")], cwd=run / "hw", capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    rows = [json.loads(line) for line in open(tmp_path / "again" / "metrics.jsonl")]
+    reference = example["metrics"]["42"]
+    for key in ("metric/loss/frame_loss", "metric/loss/onset_loss"):
+        assert [round(row[key], 4) for row in rows] == [round(row[key], 4) for row in reference]

@@ -1,9 +1,12 @@
-"""The handout's model.py is generated from the solutions: it must be in sync and hold no solution line."""
+"""The handout: model.py generated from the solutions (in sync, no solution line), its public self-checks, the zip."""
 import os
 import subprocess
 import sys
 
+import pytest
+
 from grader.release import HANDOUT_MODEL, SOLUTION_MODEL, solution_lines, strip_solutions
+from submissions import MISTAKES, edited, solution_text
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -34,7 +37,6 @@ def test_every_stub_names_its_question():
 
 
 def test_markers_must_be_balanced():
-    import pytest
     with pytest.raises(ValueError, match="never closed"):
         strip_solutions("x = 1\n# BEGIN SOLUTION\ny = 2\n")
     with pytest.raises(ValueError, match="without"):
@@ -79,3 +81,63 @@ def test_handout_zip_holds_no_solutions_and_its_tests_run(tmp_path):
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-2000:]
     assert "skipped" in run.stdout.splitlines()[-1] and "Q1:" in run.stdout
+
+
+def test_what_runs_leave_in_the_handout_stays_out_of_the_zip(tmp_path):
+    import shutil
+    from grader.release import HANDOUT_FILES, handout_members
+    root = tmp_path / "repo"
+    for name in HANDOUT_FILES:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(os.path.join(ROOT, name), root / name)
+    for folder in ("hw", "data", "notebooks"):
+        shutil.copytree(os.path.join(ROOT, folder), root / folder,
+                        ignore=shutil.ignore_patterns("runs", "default", "tiny", ".cache", "__pycache__"))
+    run = root / "hw" / "runs" / "exp_261128-204235"         # what a student's (or a test's) run leaves behind
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    (run / "model-100.pt").write_bytes(b"weights")
+    (root / "hw" / "model-best.pt").write_bytes(b"weights")
+    (root / "hw" / "take.mid").write_bytes(b"MThd")
+    names = [name for name, _ in handout_members(str(root))]
+    assert "hw/train.py" in names and "hw/tests/test_model.py" in names
+    assert not [name for name in names if "runs" in name.split(os.sep) or name.endswith((".pt", ".mid"))], names
+
+
+def swapped(model_class):
+    """The solutions with one class's forward returning (onset_logit, frame_logit)."""
+    text = solution_text()
+    start = text.index(f"class {model_class}(")
+    at = text.index("return frame_logit, onset_logit", start)
+    return text[:at] + "return onset_logit, frame_logit" + text[at + len("return frame_logit, onset_logit"):]
+
+
+def always_detached():
+    return edited("onset.detach() if self.detach_onsets else onset", "onset.detach()")
+
+
+PUBLIC_MISTAKES = {     # name: (model.py text, the public tests that must fail, a phrase of the message)
+    **{f"{model_type} swapped": (lambda c=model_class: swapped(c), {f"test_outputs_come_as_frame_then_onset[{model_type}]"}
+                                 | ({"test_onf_frame_loss_does_not_train_the_onset_branch"} if model_type == "onf" else set()),
+                                 "forward returned (onset_logit, frame_logit)")
+       for model_type, model_class in [("baseline", "Transcriber"), ("rnn", "Transcriber_RNN"),
+                                       ("crnn", "Transcriber_CRNN"), ("onf", "Transcriber_ONF")]},
+    "onset not detached": (MISTAKES["onset not detached"][1],
+                           {"test_onf_frame_loss_does_not_train_the_onset_branch"}, "detach sigmoid(onset_logit)"),
+    "detached even for the ablation": (always_detached,
+                                       {"test_onf_without_detach_lets_the_frame_loss_train_the_onset_branch"},
+                                       "detach only when self.detach_onsets is True"),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(PUBLIC_MISTAKES))
+def test_public_self_checks_name_the_mistake_in_one_line(mistake, tmp_path):
+    text, failing, phrase = PUBLIC_MISTAKES[mistake]
+    model_file = tmp_path / "model.py"
+    model_file.write_text(text())
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf", "tests"],
+                            cwd=os.path.join(ROOT, "hw"), env={**os.environ, "MODEL_FILE": str(model_file)},
+                            capture_output=True, text=True)
+    failed = {line.split("::")[1].split(" ")[0] for line in result.stdout.splitlines() if line.startswith("FAILED")}
+    assert failed == failing, result.stdout[-3000:]
+    assert phrase in result.stdout and "tensor(" not in result.stdout and "Traceback" not in result.stdout
