@@ -97,7 +97,7 @@ def plan(size_name, seed):
     return pieces
 
 
-_renderer = None
+_renderer = None       # one per build process: it keeps the samples and soundfonts loaded between pieces
 
 
 def build_piece(job):
@@ -159,11 +159,11 @@ def build(size_name, out, seed=0, jobs=None):
     jobs = jobs or min(len(todo), os.cpu_count() or 1) or 1
     work = [(p, out, seed, size.max_seconds) for p in todo]
     bar = tqdm(total=len(pieces), initial=len(pieces) - len(todo), desc=f"building {size_name}", unit="piece")
-    # Every piece renders in a fresh process: the audio libraries keep state between calls that changes
-    # the last bits of later pieces, and a piece must be the same bytes however the build is split.
-    # A process that dies (a crash in a native library) stops the build with an error instead of leaving it
-    # waiting for its piece; the pieces finished are kept for the next run.
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1) as pool:
+    # A piece must be the same bytes however the build is split between processes, and in whatever order a
+    # process renders its pieces (tests/test_data_synth.py checks both; pyroomacoustics runs on one thread
+    # for it). A process that dies (a crash in a native library) stops the build with an error instead of
+    # leaving it waiting for its piece; the pieces finished are kept for the next run.
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         try:
             for future in as_completed([pool.submit(build_piece, job) for job in work]):
                 future.result()

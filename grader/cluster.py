@@ -100,7 +100,9 @@ def die_with_parent():
 
 def grade_on_worker(source, grade_args, timeout, paths):
     """One submission graded on this worker: {status, results (the text of results.json or None), log, seconds,
-    worker}. The grading is the same `python -m grader grade` as on one machine, and dies with the worker."""
+    worker (host and Dask worker name)}. The grading is the same `python -m grader grade` as on one machine,
+    and dies with the worker."""
+    from distributed import get_worker
     problem = worker_problem([source] + paths, isolate="--unsafe-no-sandbox" not in grade_args)
     if problem:
         raise WorkerUnfit(problem)
@@ -117,7 +119,7 @@ def grade_on_worker(source, grade_args, timeout, paths):
             status, log = f"grader ran past {timeout} s", ""
         results = open(results_path).read() if os.path.exists(results_path) else None
     return {"status": status, "results": results, "log": log, "seconds": round(time.monotonic() - started, 1),
-            "worker": socket.gethostname()}
+            "worker": f"{socket.gethostname()} ({get_worker().name})"}
 
 
 def run_tasks(client, jobs, timeout, resources=None, progress=None):

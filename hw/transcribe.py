@@ -18,6 +18,7 @@ import numpy as np
 import soundfile
 import torch
 from scipy.signal import resample_poly
+from tqdm import tqdm
 
 from constants import HOP_SIZE, MIN_MIDI, SAMPLE_RATE
 from evaluate import evaluate_piece, extract_notes, load_model
@@ -45,16 +46,18 @@ def read_audio(path):
     return audio
 
 
-def predict(model, audio, device):
+def predict(model, audio, device, name=None):
     """Frame and onset probabilities (T x 88) for the whole recording, one chunk at a time, and velocity
-    (T x 88, in [0, 1]) when the model predicts it (otherwise None)."""
+    (T x 88, in [0, 1]) when the model predicts it (otherwise None). With a name, recordings of several
+    chunks show a progress bar."""
     n_frames = len(audio) // HOP_SIZE
     chunk = CHUNK_SECONDS * SAMPLE_RATE // HOP_SIZE
     context = CONTEXT_SECONDS * SAMPLE_RATE // HOP_SIZE
     padded = np.pad(audio[: n_frames * HOP_SIZE], (context * HOP_SIZE, (context + chunk) * HOP_SIZE))
     frames, onsets, velocities = [], [], []
     with torch.no_grad():
-        for start in range(0, n_frames, chunk):
+        starts = range(0, n_frames, chunk)
+        for start in tqdm(starts, desc=name, unit="chunk", leave=False, disable=name is None or len(starts) < 2):
             piece = padded[start * HOP_SIZE:(start + chunk + 2 * context) * HOP_SIZE]
             outputs = model(torch.from_numpy(piece).to(device)[None])
             kept = slice(context, context + chunk)
@@ -132,7 +135,7 @@ def draw(path, audio, frame_prob, pitches, intervals, title, reference=None):
     plt.close(fig)
 
 
-def score_against(reference_path, frame_prob, onset_prob, velocity):
+def score_against(reference_path, frame_prob, onset_prob, velocity, onset_threshold=0.5, frame_threshold=0.5):
     """Note rows (onset frame, offset frame, key, velocity) of a reference MIDI file, and the homework's
     metrics of the transcription against it (the MIDI must be aligned with the recording)."""
     from dataset import DataError, note_frames, piano_rolls, read_notes
@@ -141,16 +144,17 @@ def score_against(reference_path, frame_prob, onset_prob, velocity):
     except DataError as error:
         sys.exit(f"--reference: {error}")
     rolls = piano_rolls(notes, 0, len(frame_prob))
-    return notes, evaluate_piece(frame_prob, onset_prob, rolls["frame"], rolls["onset"], velocity, rolls["velocity"])
+    return notes, evaluate_piece(frame_prob, onset_prob, rolls["frame"], rolls["onset"], velocity, rolls["velocity"],
+                                 onset_threshold, frame_threshold)
 
 
-def transcribe(model, audio_path, out, device, reference_path=None):
+def transcribe(model, audio_path, out, device, reference_path=None, onset_threshold=0.5, frame_threshold=0.5):
     name = os.path.splitext(os.path.basename(audio_path))[0]
     audio = read_audio(audio_path)
     if len(audio) < HOP_SIZE:
         sys.exit(f"audio file {audio_path} is shorter than one frame ({HOP_SIZE} samples at {SAMPLE_RATE} Hz)")
-    frame_prob, onset_prob, velocity = predict(model, audio, device)
-    pitches, intervals, velocities = extract_notes(onset_prob, frame_prob, velocity)
+    frame_prob, onset_prob, velocity = predict(model, audio, device, name)
+    pitches, intervals, velocities = extract_notes(onset_prob, frame_prob, velocity, onset_threshold, frame_threshold)
     stem = os.path.join(out, name)
     np.savez_compressed(stem + ".npz", frame=frame_prob, onset=onset_prob,
                         **({"velocity": velocity} if velocity is not None else {}))
@@ -162,7 +166,8 @@ def transcribe(model, audio_path, out, device, reference_path=None):
     title = f"{name}: {len(pitches)} notes found"
     reference, scores = None, {}
     if reference_path:
-        reference, scores = score_against(reference_path, frame_prob, onset_prob, velocity)
+        reference, scores = score_against(reference_path, frame_prob, onset_prob, velocity, onset_threshold,
+                                          frame_threshold)
         title += (f"; against {os.path.basename(reference_path)} ({len(reference)} notes): note F1 "
                   f"{scores['metric/note/f1']:.3f}, frame F1 {scores['metric/frame/frame_f1']:.3f}")
     draw(stem + ".png", audio, frame_prob, pitches, intervals, title, reference)
@@ -186,15 +191,20 @@ def main():
     parser.add_argument("--reference", nargs="+", default=None, metavar="MIDI",
                         help="the true notes, one MIDI file per recording, aligned with it: drawn in the picture, "
                              "and the transcription is scored against them")
+    parser.add_argument("--onset_threshold", type=float, default=0.5, help="onset probability that starts a note")
+    parser.add_argument("--frame_threshold", type=float, default=0.5, help="frame probability that holds a note")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
+    for flag in ("onset_threshold", "frame_threshold"):
+        if not 0 < getattr(args, flag) < 1:
+            parser.error(f"--{flag} must lie between 0 and 1 (it is a probability), not {getattr(args, flag)}")
     if args.reference and len(args.reference) != len(args.audio):
         parser.error(f"--reference names {len(args.reference)} MIDI files for {len(args.audio)} recordings; "
                      "give one per recording, in the same order")
     model, _ = load_model(args.checkpoint, args.device)
     os.makedirs(args.out, exist_ok=True)
     for path, reference in zip(args.audio, args.reference or [None] * len(args.audio)):
-        transcribe(model, path, args.out, args.device, reference)
+        transcribe(model, path, args.out, args.device, reference, args.onset_threshold, args.frame_threshold)
 
 
 if __name__ == "__main__":

@@ -155,3 +155,24 @@ def test_jobqueue_job_scripts_grade_and_a_rerun_skips_what_is_graded(tiny_data, 
     regrade = run_cli(command + ["--regrade", "--cluster", "local:2"], timeout=600)
     assert regrade.returncode == 0 and [r["status"] for r in read_csv(tmp_path / "g.csv")] == ["graded"] * 2
     assert os.stat(tmp_path / "graded" / "good" / "results.json").st_mtime_ns != written
+
+
+def test_with_a_gpu_only_gpu_workers_take_the_tasks(tiny_data, tmp_path, cluster):
+    # The fixture's two workers have no GPU; a third, started by hand as on a GPU node, declares one.
+    local, client = cluster
+    gpu_worker = subprocess.Popen([sys.executable, "-m", "dask", "worker", local.scheduler_address, "--nthreads", "1",
+                                   "--name", "gpu-node", "--resources", "GPU=1", "--no-dashboard"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client.wait_for_workers(3, timeout=60)
+        folder = tmp_path / "class"
+        for name in ["a", "b", "c", "d"]:
+            write_submission(str(folder / name), open(HANDOUT).read())
+        rows = grade_all(str(folder), str(tmp_path / "graded"), str(tmp_path / "grades.csv"), local.scheduler_address,
+                         grade_args(tiny_data), paths=[tiny_data], gpu=True)
+    finally:
+        gpu_worker.terminate()
+        gpu_worker.wait(timeout=30)
+    assert [(r["submission"], r["status"]) for r in rows] == [(n, "graded") for n in "abcd"]
+    workers = [open(tmp_path / "graded" / n / "grader.log").readline().strip() for n in "abcd"]
+    assert all(line.endswith("(gpu-node)") for line in workers), workers

@@ -56,7 +56,9 @@ def test_performances_are_humanised(tiny_data):
 
 
 def test_same_seed_gives_same_files(tiny_data, tmp_path):
-    build("tiny", str(tmp_path), seed=0, jobs=1)        # the session build used one process per core
+    # The session build split the pieces between one process per core; here one process renders them all,
+    # one after another: no piece may depend on the pieces rendered before it.
+    build("tiny", str(tmp_path), seed=0, jobs=1)
     for record in records_of(tiny_data):
         for key in ("midi_filename", "audio_filename"):
             with open(os.path.join(tiny_data, record[key]), "rb") as a, open(tmp_path / record[key], "rb") as b:

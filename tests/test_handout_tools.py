@@ -211,6 +211,25 @@ def test_transcribe_scores_against_a_reference_and_wraps_long_recordings(trained
     assert result.returncode != 0 and "names 1 MIDI files for 2 recordings" in result.stderr
 
 
+def test_transcribe_thresholds_decide_the_notes(trained, tiny_data, tmp_path):
+    logdir, _ = trained
+    record = json.load(open(os.path.join(tiny_data, "data.json")))[0]
+    counts = {}
+    for threshold in ("0.5", "0.001"):
+        out = tmp_path / threshold
+        result = run(["transcribe.py", os.path.join(logdir, "model-4.pt"), os.path.join(tiny_data, record["audio_filename"]),
+                      "--onset_threshold", threshold, "--frame_threshold", threshold, "--out", str(out)])
+        assert result.returncode == 0, result.stderr[-2000:]
+        name = os.path.splitext(os.path.basename(record["audio_filename"]))[0]
+        probabilities = np.load(out / f"{name}.npz")
+        pitches, _, _ = extract_notes(probabilities["onset"], probabilities["frame"], None, float(threshold),
+                                      float(threshold))
+        notes = [n for i in pretty_midi.PrettyMIDI(str(out / f"{name}.mid")).instruments for n in i.notes]
+        assert len(notes) == len(pitches) and f", {len(pitches)} notes ->" in result.stdout
+        counts[threshold] = len(notes)
+    assert counts["0.001"] > counts["0.5"]         # an untrained model's probabilities sit near the label rates
+
+
 def test_chunked_prediction_equals_one_pass(tmp_path):
     import transcribe
     from model import Transcriber
