@@ -2,8 +2,11 @@
 
     python bench/build.py                 # tiny only (seconds)
     python bench/build.py --default       # also default (minutes)
+    python bench/build.py --default --compare data/default   # and check it is the same bytes as that build
 
-Builds into a temporary folder and prints wall time, pieces, hours of audio and the real-time factor.
+Builds into a temporary folder and prints wall time, pieces, hours of audio and the real-time factor;
+with --compare, how many of its files are byte for byte those of an earlier build of the same size and seed
+(made with another number of processes, say).
 """
 import argparse
 import json
@@ -19,6 +22,7 @@ from data.synth import build  # noqa: E402
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--default", action="store_true", help="also build the default size")
+    parser.add_argument("--compare", metavar="DIR", help="an earlier build of the largest size built, to compare")
     args = parser.parse_args()
     for size in ["tiny"] + (["default"] if args.default else []):
         with tempfile.TemporaryDirectory() as out:
@@ -26,9 +30,20 @@ def main():
             with open(build(size, out, seed=0)) as f:
                 records = json.load(f)
             seconds = time.perf_counter() - start
+            if args.compare and size == ("default" if args.default else "tiny"):
+                names = [r[key] for r in records for key in ("audio_filename", "midi_filename")] + ["data.json"]
+                same = sum(same_bytes(os.path.join(out, name), os.path.join(args.compare, name)) for name in names)
+                print(f"{size:>8}: {same} of {len(names)} files are the same bytes as in {args.compare}")
         audio = sum(r["duration"] for r in records)
         print(f"{size:>8}: {seconds:6.1f} s for {len(records)} pieces, {audio / 3600:.2f} h of audio "
               f"({audio / seconds:.0f}x real time, {os.cpu_count()} cores)")
+
+
+def same_bytes(a, b):
+    if not os.path.exists(b):
+        return False
+    with open(a, "rb") as first, open(b, "rb") as second:
+        return first.read() == second.read()
 
 
 if __name__ == "__main__":
