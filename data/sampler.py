@@ -95,9 +95,11 @@ class SamplePlayer:
         if path not in self.loaded:
             stored = os.path.join(self.decoded, os.path.basename(path).replace(".ogg", ".npy"))
             if not os.path.exists(stored):
+                # Build processes share the cache: each writes its own file, and the rename is atomic.
                 os.makedirs(self.decoded, exist_ok=True)
-                np.save(stored + ".part.npy", decode(path).astype(np.float16))
-                os.replace(stored + ".part.npy", stored)
+                part = f"{stored}.{os.getpid()}.part.npy"
+                np.save(part, decode(path).astype(np.float16))
+                os.replace(part, stored)
             self.loaded[path] = np.load(stored).astype(np.float32)
         return self.loaded[path]
 

@@ -171,6 +171,9 @@ def build(size_name, out, seed=0, jobs=None):
         except BrokenProcessPool:
             raise SystemExit("error: a build process died while rendering (see the message above); the "
                              "pieces already finished are kept: run the same command again to continue") from None
+        except BaseException:
+            pool.shutdown(cancel_futures=True)          # stop now, not after rendering every other piece
+            raise
     bar.close()
     records = []
     for piece in pieces:

@@ -104,6 +104,23 @@ def test_the_same_performance_gives_the_same_samples(player):
     assert first.dtype == np.float32 and np.array_equal(first, second)
 
 
+def decode_all(cache, paths):
+    player = SamplePlayer(cache)
+    return [float(player.sample(path)[:4000].sum()) for path in paths]
+
+
+def test_build_processes_decode_into_one_cache_side_by_side(cache_copy):
+    # A fresh cache (no decoded samples yet) and four processes that need the same samples at once, as the
+    # first pieces of a build on a new machine do: each finishes, and all see the same samples.
+    import multiprocessing
+    paths = [salamander.sample_path(pitch, layer, cache_copy) for pitch in (21, 45, 60, 84, 108) for layer in range(1, 17)]
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        results = pool.starmap(decode_all, [(cache_copy, paths)] * 4)
+    assert all(result == results[0] for result in results)
+    decoded = os.listdir(os.path.join(cache_copy, f"decoded-{SAMPLE_RATE}"))
+    assert len(decoded) == len(paths) and not [name for name in decoded if "part" in name]
+
+
 @pytest.fixture
 def cache_copy(tmp_path, player):
     copy = str(tmp_path / "cache")
