@@ -55,7 +55,10 @@ class Renderer:
     """
 
     def __init__(self):
-        self.keepers = {}
+        # FluidSynth fills its dither table from the C library's rand() once per process, when the first synth
+        # is made; other libraries draw from rand() too. Made first thing, the table is the same in every
+        # process whatever it renders afterwards, so a piece is the same bytes whichever pieces came before.
+        self.keepers = {piano.soundfont: self.new_synth(piano) for piano in PIANOS.values() if piano.soundfont}
         self.player = None            # the sample player, made on first use (it loads samples lazily)
 
     def new_synth(self, piano):
@@ -83,8 +86,6 @@ class Renderer:
                 from .sampler import SamplePlayer
                 self.player = SamplePlayer()
             return self.player.render(performance)
-        if piano.soundfont not in self.keepers:
-            self.keepers[piano.soundfont] = self.new_synth(piano)
         synth = self.new_synth(piano)
         events = [(t, 0, 64, int(v)) for t, v in performance.pedal]
         for onset, offset, pitch, velocity in performance.notes:

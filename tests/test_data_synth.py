@@ -65,6 +65,29 @@ def test_same_seed_gives_same_files(tiny_data, tmp_path):
                 assert a.read() == b.read(), record[key]
 
 
+def render_in_one_process(indices, out):
+    """Render pieces of the tiny plan one after another in this process; returns the last one's audio file."""
+    from data.synth import build_piece
+    pieces = plan("tiny", 0)
+    for index in indices:
+        record = build_piece((pieces[index], out, 0, SIZES["tiny"].max_seconds))
+    return os.path.join(out, record["audio_filename"])
+
+
+def test_a_piece_is_the_same_bytes_whatever_its_process_rendered_before(tmp_path):
+    import multiprocessing
+    pieces = plan("tiny", 0)
+    sampled = next(p.index for p in pieces if p.piano == "salamander")
+    synthesised = next(p.index for p in pieces if p.piano != "salamander" and p.index > sampled)   # FluidSynth
+    context = multiprocessing.get_context("spawn")
+    files = []
+    for name, indices in (("alone", [synthesised]), ("after", [sampled, synthesised])):
+        with context.Pool(1) as pool:                 # a fresh process, as a build's workers are
+            files.append(pool.apply(render_in_one_process, (indices, str(tmp_path / name))))
+    with open(files[0], "rb") as alone, open(files[1], "rb") as after:
+        assert alone.read() == after.read(), f"{pieces[synthesised].piano} piece changed by a sampled one before it"
+
+
 def test_interrupted_build_resumes_without_redoing_work(tiny_data, tmp_path):
     out = str(tmp_path / "copy")
     shutil.copytree(tiny_data, out)
