@@ -68,6 +68,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.no_detach and args.model_type != "onf":
         parser.error("--no_detach applies to --model_type onf only")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be at least 1")
     if args.keep_last < 1:
         parser.error("--keep_last must be at least 1: the newest checkpoint is what --resume continues from")
 
