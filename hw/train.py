@@ -159,6 +159,18 @@ def start_at_label_rates(model, rates, log):
                 "at 50 % and may stall; use the layer names of the spec in model.py.")
 
 
+def read_checkpoint(args):
+    """The checkpoint --resume names, if it continues this run's model."""
+    checkpoint = torch.load(args.resume, map_location=args.device, weights_only=True)
+    saved = (checkpoint.get("model_type"), checkpoint.get("cnn_unit"), checkpoint.get("fc_unit"))
+    if saved != (args.model_type, args.cnn_unit, args.fc_unit):
+        sys.exit(f"{args.resume} holds a {saved[0]} model with cnn_unit={saved[1]}, fc_unit={saved[2]}; "
+                 f"this run asks for {args.model_type} with cnn_unit={args.cnn_unit}, fc_unit={args.fc_unit}.")
+    if "optimizer_state_dict" not in checkpoint:
+        sys.exit(f"{args.resume} holds weights only (model-best.pt does); resume from a model-<step>.pt.")
+    return checkpoint
+
+
 def check_outputs(outputs, batch):
     """A model must return (frame_logit, onset_logit), each batch x frames x 88 (or, like the full Onsets
     and Frames, (frame_logit, onset_logit, offset_logit, velocity))."""
@@ -174,8 +186,9 @@ def main(args):
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
-    # The model and the data come first, so that a stub or a missing file leaves no empty log folder.
+    # The model, the checkpoint and the data come first, so that a stub or a bad file leaves no empty log folder.
     model = build_model(args)
+    checkpoint = read_checkpoint(args) if args.resume else None
     train_groups = ["debug"] if args.debug else ["train"]
     train_set = MAESTRO_small(args.data_path, groups=train_groups, sequence_length=args.sequence_length,
                               seed=args.seed, random_sample=True)
@@ -189,14 +202,7 @@ def main(args):
     optimizer = torch.optim.Adam(model.parameters(), args.learning_rate, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1000, gamma=0.98)
     step, elapsed_before = 0, 0.0
-    if args.resume:
-        checkpoint = torch.load(args.resume, map_location=args.device, weights_only=True)
-        saved = (checkpoint.get("model_type"), checkpoint.get("cnn_unit"), checkpoint.get("fc_unit"))
-        if saved != (args.model_type, args.cnn_unit, args.fc_unit):
-            sys.exit(f"{args.resume} holds a {saved[0]} model with cnn_unit={saved[1]}, fc_unit={saved[2]}; "
-                     f"this run asks for {args.model_type} with cnn_unit={args.cnn_unit}, fc_unit={args.fc_unit}.")
-        if "optimizer_state_dict" not in checkpoint:
-            sys.exit(f"{args.resume} holds weights only (model-best.pt does); resume from a model-<step>.pt.")
+    if checkpoint:
         model.load_state_dict(checkpoint["model_state_dict"])
         optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
         step, elapsed_before = checkpoint["step"], checkpoint.get("elapsed", 0.0)
