@@ -107,7 +107,8 @@ class MAESTRO_small(Dataset):
 
 def allocate_batch(batch, device):
     """Move every tensor of a batch to `device` (the paths stay as they are)."""
-    return {key: value.to(device) if torch.is_tensor(value) else value for key, value in batch.items()}
+    return {key: value.to(device, non_blocking=True) if torch.is_tensor(value) else value
+            for key, value in batch.items()}
 
 
 def read_records(path):

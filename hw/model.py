@@ -51,11 +51,13 @@ class LogMelSpectrogram(nn.Module):
 
     def forward(self, audio):
         padding = (N_FFT - HOP_SIZE) // 2
-        audio = F.pad(audio, (padding, padding))
-        stft = torch.stft(audio, N_FFT, HOP_SIZE, window=self.window, center=False, return_complex=True)
-        power = stft.abs().pow(2.0)                            # B x (N_FFT/2 + 1) x T
-        mel = power.transpose(-1, -2) @ self.mel_basis         # B x T x N_MELS
-        return torch.log(torch.clamp(mel, min=1e-9))
+        # Always in float32, also under mixed precision: spectrogram powers overflow float16.
+        with torch.autocast(audio.device.type, enabled=False):
+            audio = F.pad(audio.float(), (padding, padding))
+            stft = torch.stft(audio, N_FFT, HOP_SIZE, window=self.window, center=False, return_complex=True)
+            power = stft.abs().pow(2.0)                            # B x (N_FFT/2 + 1) x T
+            mel = power.transpose(-1, -2) @ self.mel_basis         # B x T x N_MELS
+            return torch.log(torch.clamp(mel, min=1e-9))
 
 
 class ConvStack(nn.Module):

@@ -61,6 +61,9 @@ def parse_args(argv=None):
                              "cores / runs")
     parser.add_argument("--keep_last", type=int, default=1, metavar="N",
                         help="checkpoints model-<step>.pt to keep (default 1), besides model-best.pt")
+    parser.add_argument("--amp", choices=["auto", "on", "off"], default="auto",
+                        help="mixed precision for training steps: auto is on with CUDA (bf16 where the GPU has it, "
+                             "else fp16), off on CPU")
     parser.add_argument("--no_detach", action="store_true",
                         help="onf only: leave out the detach, so the frame loss trains the onset branch too (Q4)")
     parser.add_argument("--logdir", default=None)
@@ -107,6 +110,7 @@ def run_info(args):
     device = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else cpu_name()
     return {"args": vars(args), "python": platform.python_version(), "torch": torch.__version__,
             "numpy": np.__version__, "device": device, "cpu_threads": torch.get_num_threads(),
+            "mixed_precision": str(mixed_precision(args)).removeprefix("torch."),
             "git_commit": commit, "started": datetime.now().isoformat(timespec="seconds")}
 
 
@@ -159,6 +163,22 @@ def start_at_label_rates(model, rates, log):
                 "at 50 % and may stall; use the layer names of the spec in model.py.")
 
 
+def mixed_precision(args):
+    """The autocast dtype of a training step, or None to train in float32."""
+    cuda = args.device.startswith("cuda")
+    if args.amp == "off" or (args.amp == "auto" and not cuda):
+        return None
+    if cuda and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
+def seed_worker(worker_id):
+    """Each DataLoader worker draws its own crops (a copied random state would repeat the same ones)."""
+    info = torch.utils.data.get_worker_info()
+    info.dataset.random = np.random.RandomState(info.seed % 2 ** 32)
+
+
 def read_checkpoint(args):
     """The checkpoint --resume names, if it continues this run's model."""
     checkpoint = torch.load(args.resume, map_location=args.device, weights_only=True)
@@ -184,6 +204,8 @@ def check_outputs(outputs, batch):
 def main(args):
     if args.threads:
         torch.set_num_threads(args.threads)
+    cuda = args.device.startswith("cuda")
+    torch.backends.cudnn.benchmark = cuda             # the fastest convolution kernels for a fixed crop size
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     # The model, the checkpoint and the data come first, so that a stub or a bad file leaves no empty log folder.
@@ -200,6 +222,8 @@ def main(args):
         json.dump(run_info(args), f, indent=1)
 
     optimizer = torch.optim.Adam(model.parameters(), args.learning_rate, weight_decay=args.weight_decay)
+    amp_dtype = mixed_precision(args)
+    scaler = torch.amp.GradScaler(enabled=amp_dtype == torch.float16)     # fp16 gradients need loss scaling
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1000, gamma=0.98)
     step, elapsed_before = 0, 0.0
     if checkpoint:
@@ -210,11 +234,14 @@ def main(args):
         log(f"resumed from {args.resume} at step {step}")
     log(f"{args.model_type}: {sum(p.numel() for p in model.parameters()):,} parameters, profile {args.profile}, "
         f"batch {args.batch_size} x {args.sequence_length} samples, device {args.device}, "
-        f"threads {torch.get_num_threads()}" + (", no detach" if args.no_detach else ""))
+        f"threads {torch.get_num_threads()}" + (f", mixed precision {str(amp_dtype).removeprefix('torch.')}" if amp_dtype else "") +
+        (", no detach" if args.no_detach else ""))
     if not args.resume:
         start_at_label_rates(model, train_set.label_rates(), log)
+    # On a GPU, two worker processes cut crops while it trains; on a CPU they would take its cores.
     loader = DataLoader(train_set, args.batch_size, shuffle=True, drop_last=True,
-                        generator=torch.Generator().manual_seed(args.seed))
+                        generator=torch.Generator().manual_seed(args.seed), num_workers=2 if cuda else 0,
+                        worker_init_fn=seed_worker, pin_memory=cuda, persistent_workers=cuda)
 
     def batches():
         while True:
@@ -225,15 +252,18 @@ def main(args):
     progress = tqdm(range(step + 1, args.iterations + 1), initial=step, total=args.iterations, dynamic_ncols=True)
     for step, batch in zip(progress, batches()):
         batch = allocate_batch(batch, args.device)
-        outputs = model(batch["audio"])
-        check_outputs(outputs, batch)
-        loss = sum(losses(outputs, batch).values())
+        with torch.autocast(args.device.split(":")[0], dtype=amp_dtype, enabled=amp_dtype is not None):
+            outputs = model(batch["audio"])
+            check_outputs(outputs, batch)
+            loss = sum(losses(outputs, batch).values())
 
         optimizer.zero_grad()
-        loss.backward()
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)                 # clip the true gradients, not the scaled ones
         for parameter in model.parameters():       # per-parameter clipping, as in the 2020 homework
             torch.nn.utils.clip_grad_norm_([parameter], 3.0)
-        optimizer.step()
+        scaler.step(optimizer)
+        scaler.update()
         scheduler.step()
         progress.set_postfix(loss=f"{loss.item():.4f}")
 

@@ -96,3 +96,36 @@ def test_flags_for_threads_checkpoints_and_the_detach_ablation(handout_with_solu
     config = json.load(open(logdir / "config.json"))
     assert config["cpu_threads"] == 2 and config["args"]["no_detach"] is True
     assert "threads 2, no detach" in (logdir / "console.log").read_text()
+
+
+def test_the_mixed_precision_step_runs_on_cpu(handout_with_solutions, tiny_data, tmp_path):
+    # On CUDA --amp auto turns it on; here --amp on takes the same path with CPU autocast in bf16.
+    logdir = tmp_path / "run"
+    result = subprocess.run([sys.executable, "train.py", "--model_type", "onf", "--amp", "on", "-i", "4", "-vi", "2",
+                             "-b", "2", "-v", "20480", "-cnn", "4", "-fc", "16", "--skip_test", "--data_path", tiny_data,
+                             "--logdir", str(logdir)], cwd=handout_with_solutions, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.load(open(logdir / "config.json"))["mixed_precision"] == "bfloat16"
+    assert "mixed precision bfloat16" in (logdir / "console.log").read_text()
+    rows = [json.loads(line) for line in open(logdir / "metrics.jsonl")]
+    assert all(np.isfinite(row["metric/loss/frame_loss"]) and np.isfinite(row["metric/loss/onset_loss"]) for row in rows)
+    assert torch.load(logdir / "model-4.pt", weights_only=True)["model_state_dict"]["onset_fc.weight"].dtype == torch.float32
+
+
+def test_dataloader_workers_each_draw_their_own_crops(tiny_data):
+    # On a GPU, train.py cuts crops in two worker processes. Both start from a copy of the dataset: without
+    # seed_worker they would draw the same crop positions, item for item.
+    from torch.utils.data import DataLoader
+    from dataset import MAESTRO_small
+    from train import seed_worker
+
+    def crops(init):
+        dataset = MAESTRO_small(tiny_data, groups=["train"], sequence_length=8192, seed=42)
+        dataset.pieces = [dataset.pieces[0]] * 8          # one piece: only the crop position differs
+        loader = DataLoader(dataset, 1, shuffle=False, num_workers=2, worker_init_fn=init,
+                            generator=torch.Generator().manual_seed(42))
+        return [batch["audio"][0].numpy().tobytes() for batch in loader]
+    copied = crops(None)
+    assert copied[0::2] == copied[1::2]                 # the trap: worker 1 repeats worker 0
+    seeded, again = crops(seed_worker), crops(seed_worker)
+    assert seeded == again and seeded[0::2] != seeded[1::2]

@@ -54,3 +54,12 @@ def test_filter_constants_stay_out_of_checkpoints_but_follow_the_model():
     front_end = LogMelSpectrogram()
     assert list(front_end.state_dict()) == []
     assert front_end.to(torch.float64).mel_basis.dtype == torch.float64
+
+
+def test_stays_in_float32_under_mixed_precision():
+    # Under autocast the mel matmul would run in bf16/fp16, where spectrogram powers lose precision or overflow.
+    audio = chirp_and_sine() * 30           # loud: powers far above float16's largest value
+    plain = LogMelSpectrogram()(audio)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = LogMelSpectrogram()(audio)
+    assert mixed.dtype == torch.float32 and torch.equal(mixed, plain)
