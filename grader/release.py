@@ -72,7 +72,7 @@ HANDOUT_README = """# Piano transcription homework
 
 Start with hw/README.md: it is the assignment. Quick start, in this folder:
 
-    make debug     # set up, build the data (about 3 minutes, once), train the baseline for 100 steps
+    make debug     # set up, build the data (3-4 minutes, once), train the baseline for 100 steps
     make test      # set up, then run the self-checks (unanswered questions show as skipped)
 """
 HANDOUT_PYTEST_INI = """[pytest]
