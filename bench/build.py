@@ -31,12 +31,20 @@ def main():
                 records = json.load(f)
             seconds = time.perf_counter() - start
             if args.compare and size == ("default" if args.default else "tiny"):
-                names = [r[key] for r in records for key in ("audio_filename", "midi_filename")] + ["data.json"]
-                same = sum(same_bytes(os.path.join(out, name), os.path.join(args.compare, name)) for name in names)
-                print(f"{size:>8}: {same} of {len(names)} files are the same bytes as in {args.compare}")
+                same, total = same_files(out, args.compare)
+                print(f"{size:>8}: {same} of {total} files are the same bytes as in {args.compare}")
         audio = sum(r["duration"] for r in records)
         print(f"{size:>8}: {seconds:6.1f} s for {len(records)} pieces, {audio / 3600:.2f} h of audio "
               f"({audio / seconds:.0f}x real time, {os.cpu_count()} cores)")
+
+
+def same_files(built, earlier):
+    """(files byte for byte the same in `earlier`, files in all) of the build in `built`: its audio, its MIDI
+    and data.json."""
+    with open(os.path.join(built, "data.json")) as f:
+        records = json.load(f)
+    names = [r[key] for r in records for key in ("audio_filename", "midi_filename")] + ["data.json"]
+    return sum(same_bytes(os.path.join(built, name), os.path.join(earlier, name)) for name in names), len(names)
 
 
 def same_bytes(a, b):

@@ -15,12 +15,9 @@ start=$(date +%s)
 echo "make debug on a fresh clone: $(( $(date +%s) - start )) s"
 tr '\r' '\n' < "$work/make.log" | grep -a "building default" | tail -1
 if [ $# -ge 1 ]; then
-  "$work/clone/.venv/bin/python" - "$work/clone/data/default" "$(cd "$1" && pwd)" <<'PY'
-import json, os, sys
-fresh, earlier = sys.argv[1:3]
-records = json.load(open(os.path.join(fresh, "data.json")))
-names = [r[key] for r in records for key in ("audio_filename", "midi_filename")] + ["data.json"]
-same = sum(open(os.path.join(fresh, n), "rb").read() == open(os.path.join(earlier, n), "rb").read() for n in names)
-print(f"{same} of {len(names)} files are byte for byte those of {earlier}")
-PY
+  (cd "$root" && "$work/clone/.venv/bin/python" -c '
+import sys
+from bench.build import same_files
+same, total = same_files(*sys.argv[1:])
+print(f"{same} of {total} files are byte for byte those of {sys.argv[2]}")' "$work/clone/data/default" "$(cd "$1" && pwd)")
 fi

@@ -72,17 +72,16 @@ def train(profile, model, seed, steps, validation_interval, data_path, runs=RUNS
     shutil.copytree(os.path.join(ROOT, "hw"), handout,
                     ignore=shutil.ignore_patterns("runs", "tests", "log_examples", "__pycache__", "*.md"))
     shutil.copyfile(os.path.join(ROOT, "solutions", "model.py"), os.path.join(handout, "model.py"))
-    command = [sys.executable] + student_command(profile, model, seed, steps, validation_interval, flags, threads)[1:]
-    command += ["--data_path", os.path.abspath(data_path), "--logdir", os.path.abspath(logdir)]
+    repeat = student_command(profile, model, seed, steps, validation_interval, flags, threads)
+    command = [sys.executable] + repeat[1:] + ["--data_path", os.path.abspath(data_path), "--logdir",
+                                               os.path.abspath(logdir)]
     command += [] if test else ["--skip_test"]
     checkpoint = newest_checkpoint(logdir)
     if checkpoint:
         command += ["--resume", checkpoint]
     print(f"{profile}/{model} seed {seed}: " + ("resuming from " + checkpoint if checkpoint else "starting"), flush=True)
     with open(os.path.join(folder, "source.json"), "w") as f:
-        json.dump({"git_commit": source_commit(),
-                   "command": " ".join(student_command(profile, model, seed, steps, validation_interval, flags,
-                                                       threads))}, f)
+        json.dump({"git_commit": source_commit(), "command": " ".join(repeat)}, f)
     subprocess.run(command, cwd=handout, check=True)
     return logdir
 

@@ -11,8 +11,8 @@ the test, results.txt.
 import argparse
 import json
 import os
-import re
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -232,10 +232,10 @@ def main(args):
         step, elapsed_before = checkpoint["step"], checkpoint.get("elapsed", 0.0)
         scheduler.last_epoch = step
         log(f"resumed from {args.resume} at step {step}")
+    precision = f", mixed precision {str(amp_dtype).removeprefix('torch.')}" if amp_dtype else ""
     log(f"{args.model_type}: {sum(p.numel() for p in model.parameters()):,} parameters, profile {args.profile}, "
         f"batch {args.batch_size} x {args.sequence_length} samples, device {args.device}, "
-        f"threads {torch.get_num_threads()}" + (f", mixed precision {str(amp_dtype).removeprefix('torch.')}" if amp_dtype else "") +
-        (", no detach" if args.no_detach else ""))
+        f"threads {torch.get_num_threads()}{precision}" + (", no detach" if args.no_detach else ""))
     if not args.resume:
         start_at_label_rates(model, train_set.label_rates(), log)
     # On a GPU, two worker processes cut crops while it trains; on a CPU they would take its cores.

@@ -99,11 +99,12 @@ def draw(path, audio, frame_prob, pitches, intervals, title, reference=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from model import LogMelSpectrogram
-    with torch.no_grad():
-        mel = LogMelSpectrogram()(torch.from_numpy(audio[: len(frame_prob) * HOP_SIZE])[None])[0].numpy()
     frames_per_second = SAMPLE_RATE / HOP_SIZE
     row_frames = int(ROW_SECONDS * frames_per_second)
     rows = min(-(-len(frame_prob) // row_frames), MAX_ROWS)
+    drawn = min(len(frame_prob), rows * row_frames)            # the spectrogram of what the picture shows only
+    with torch.no_grad():
+        mel = LogMelSpectrogram()(torch.from_numpy(audio[: drawn * HOP_SIZE])[None])[0].numpy()
     visible = min(len(frame_prob) / frames_per_second, ROW_SECONDS)
     width = 4 + visible / 2
     fig, axes = plt.subplots(2 * rows, 1, figsize=(width, 4.5 * rows), squeeze=False,
