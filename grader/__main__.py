@@ -3,7 +3,7 @@
     python -m grader release           regenerate hw/model.py from solutions/model.py
     python -m grader release --check   fail if hw/model.py is out of date
     python -m grader release --zip hw.zip   also build the student handout zip
-    python -m grader reference --profile cpu [--set {5k,quick,debug}] [--models ...] [--seeds ...]
+    python -m grader reference --profile cpu [--set {5k,quick,debug}] [--models ...] [--seeds ...] [--skip_test]
                                        train (or resume) the reference runs, then write hw/log_examples
     python -m grader grade SUBMISSION [--out results.json] [--metric-check {none,quick,5k}] [--test_data DIR]
                                        [--device {cpu,cuda}]
@@ -44,6 +44,8 @@ def main(argv=None):
     reference.add_argument("--seeds", nargs="+", type=int, default=None, help="override the set's seeds")
     reference.add_argument("--threads", type=int, default=1, help="CPU threads per run (default 1)")
     reference.add_argument("--data_path", default="data/default")
+    reference.add_argument("--skip_test", action="store_true", help="no final test (when the test split is elsewhere)")
+    reference.add_argument("--device", default=None, help="train.py's --device (default: cuda when there is one)")
     reference.add_argument("--table", action="store_true", help="only print the table of the log examples")
     reference.add_argument("--runs", default=None, help="folder of the runs (default: runs/reference)")
     reference.add_argument("--out", default=None, help="folder of the log examples (default: hw/log_examples)")
@@ -116,8 +118,8 @@ def main(argv=None):
         seeds = args.seeds or spec["seeds"]
         for model in args.models:
             for seed in seeds:
-                train(args.profile, model, seed, steps, interval, args.data_path, runs, spec["name"], spec["test"],
-                      spec["flags"], args.threads)
+                train(args.profile, model, seed, steps, interval, args.data_path, runs, spec["name"],
+                      spec["test"] and not args.skip_test, spec["flags"], args.threads, args.device)
             print("wrote", collect(args.profile, model, seeds, spec["name"], runs, out))
     elif args.command == "grade":
         from .grade import grade, write_results

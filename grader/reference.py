@@ -57,9 +57,9 @@ def student_command(profile, model, seed, steps, validation_interval, flags=(), 
 
 
 def train(profile, model, seed, steps, validation_interval, data_path, runs=RUNS, name=None, test=None, flags=(),
-          threads=1):
-    """Train (or continue training) one reference run; returns its log folder. By default a named (short)
-    run skips the final test."""
+          threads=1, device=None):
+    """Train (or continue training) one reference run on `device` (train.py's default when None); returns its
+    log folder. By default a named (short) run skips the final test."""
     test = not name if test is None else test
     folder = run_folder(profile, model, seed, runs, name)
     handout = os.path.join(folder, "hw")
@@ -75,7 +75,7 @@ def train(profile, model, seed, steps, validation_interval, data_path, runs=RUNS
     repeat = student_command(profile, model, seed, steps, validation_interval, flags, threads)
     command = [sys.executable] + repeat[1:] + ["--data_path", os.path.abspath(data_path), "--logdir",
                                                os.path.abspath(logdir)]
-    command += [] if test else ["--skip_test"]
+    command += ([] if test else ["--skip_test"]) + (["--device", device] if device else [])
     checkpoint = newest_checkpoint(logdir)
     if checkpoint:
         command += ["--resume", checkpoint]

@@ -154,9 +154,11 @@ def load_piece(audio_path, midi_path, data_path, cache_dir):
 
 
 def save_atomically(path, array):
-    with open(path + ".part", "wb") as f:
+    """Write to a file of this process's own, then rename: runs started together may cache the same piece."""
+    part = f"{path}.{os.getpid()}.part"
+    with open(part, "wb") as f:
         np.save(f, array)
-    os.replace(path + ".part", path)
+    os.replace(part, path)
 
 
 def read_audio(path):

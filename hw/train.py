@@ -64,6 +64,9 @@ def parse_args(argv=None):
     parser.add_argument("--amp", choices=["auto", "on", "off"], default="auto",
                         help="mixed precision for training steps: auto is on with CUDA (bf16 where the GPU has it, "
                              "else fp16), off on CPU")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the model for training steps: faster steps on a GPU after a minute or "
+                             "two of compiling (needs a C compiler)")
     parser.add_argument("--no_detach", action="store_true",
                         help="onf only: leave out the detach, so the frame loss trains the onset branch too (Q4)")
     parser.add_argument("--logdir", default=None)
@@ -235,7 +238,8 @@ def main(args):
     precision = f", mixed precision {str(amp_dtype).removeprefix('torch.')}" if amp_dtype else ""
     log(f"{args.model_type}: {sum(p.numel() for p in model.parameters()):,} parameters, profile {args.profile}, "
         f"batch {args.batch_size} x {args.sequence_length} samples, device {args.device}, "
-        f"threads {torch.get_num_threads()}{precision}" + (", no detach" if args.no_detach else ""))
+        f"threads {torch.get_num_threads()}{precision}" + (", compiled" if args.compile else "")
+        + (", no detach" if args.no_detach else ""))
     if not args.resume:
         start_at_label_rates(model, train_set.label_rates(), log)
     # On a GPU, two worker processes cut crops while it trains; on a CPU they would take its cores.
@@ -247,13 +251,17 @@ def main(args):
         while True:
             yield from loader
 
+    # A compiled copy shares its weights with `model`; validation keeps the plain model, whose input lengths
+    # vary (a compiled one would compile again for each). Checkpoints save the plain model's weights.
+    train_model = torch.compile(model) if args.compile else model
+
     best_f1 = best_note_f1(args.logdir)
     started = time.time()
     progress = tqdm(range(step + 1, args.iterations + 1), initial=step, total=args.iterations, dynamic_ncols=True)
     for step, batch in zip(progress, batches()):
         batch = allocate_batch(batch, args.device)
         with torch.autocast(args.device.split(":")[0], dtype=amp_dtype, enabled=amp_dtype is not None):
-            outputs = model(batch["audio"])
+            outputs = train_model(batch["audio"])
             check_outputs(outputs, batch)
             loss = sum(losses(outputs, batch).values())
 

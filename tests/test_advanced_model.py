@@ -112,6 +112,26 @@ def test_the_mixed_precision_step_runs_on_cpu(handout_with_solutions, tiny_data,
     assert torch.load(logdir / "model-4.pt", weights_only=True)["model_state_dict"]["onset_fc.weight"].dtype == torch.float32
 
 
+def test_a_compiled_run_trains_the_same_model_and_saves_plain_weights(handout_with_solutions, tiny_data, tmp_path):
+    # --compile (for GPUs) runs the training steps through torch.compile's C++ code on CPU: same crops, same
+    # updates, so the validation losses match the plain run's to rounding, and checkpoints load into a plain model.
+    def train(name, *flags):
+        logdir = tmp_path / name
+        result = subprocess.run([sys.executable, "train.py", "--model_type", "crnn", "-i", "3", "-vi", "3", "-b", "2",
+                                 "-v", "20480", "-cnn", "4", "-fc", "16", "--threads", "1", "--skip_test",
+                                 "--data_path", tiny_data, "--logdir", str(logdir), *flags],
+                                cwd=handout_with_solutions, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return logdir, json.loads((logdir / "metrics.jsonl").read_text().splitlines()[-1])
+    plain_dir, plain = train("plain")
+    compiled_dir, compiled = train("compiled", "--compile")
+    assert "compiled" in (compiled_dir / "console.log").read_text()
+    for key in ("metric/loss/frame_loss", "metric/loss/onset_loss"):
+        assert compiled[key] == pytest.approx(plain[key], rel=1e-3), key
+    weights = torch.load(compiled_dir / "model-3.pt", weights_only=True)["model_state_dict"]
+    assert weights.keys() == torch.load(plain_dir / "model-3.pt", weights_only=True)["model_state_dict"].keys()
+
+
 def test_dataloader_workers_each_draw_their_own_crops(tiny_data):
     # On a GPU, train.py cuts crops in two worker processes. Both start from a copy of the dataset: without
     # seed_worker they would draw the same crop positions, item for item.

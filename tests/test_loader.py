@@ -102,6 +102,29 @@ def test_cache_is_memory_mapped_and_follows_file_changes(labelled, tmp_path):
     assert changed["frame"].sum() == frame(1.0) - frame(0.5)
 
 
+def test_runs_started_together_cache_the_same_pieces_safely(tiny_data, tmp_path):
+    # Four runs at once on fresh data (bench/gpu_check.sh, or a student's seeds side by side) each write
+    # every piece's cache; each must load whole arrays and leave no half-written file behind.
+    folder = str(tmp_path / "copy")
+    shutil.copytree(tiny_data, folder, ignore=shutil.ignore_patterns(".cache"))
+    # The first cache file each run writes waits a second after opening it, so the runs meet on that write.
+    load = ("import sys, time, numpy, dataset\n"
+            "save, waited = numpy.save, []\n"
+            "def slow_save(file, array):\n"
+            "    waited or time.sleep(1.0); waited.append(1); save(file, array)\n"
+            "dataset.np.save = slow_save\n"
+            "d = dataset.MAESTRO_small(sys.argv[1], groups=['train', 'validation'], sequence_length=None)\n"
+            "print(sum(int(numpy.abs(p['audio']).sum()) for p in d.pieces))")
+    runs = [subprocess.Popen([sys.executable, "-c", load, folder], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+            for _ in range(4)]
+    outcomes = [run.communicate() + (run.returncode,) for run in runs]
+    assert all(code == 0 for _, _, code in outcomes), [err[-500:] for _, err, _ in outcomes]
+    alone = MAESTRO_small(folder, groups=["train", "validation"], sequence_length=None)
+    assert {out.strip() for out, _, _ in outcomes} == {str(sum(int(np.abs(p["audio"]).sum()) for p in alone.pieces))}
+    assert not [name for name in os.listdir(os.path.join(folder, ".cache")) if name.endswith(".part")]
+
+
 def test_tiny_set_batches(tiny_data):
     dataset = MAESTRO_small(tiny_data, groups=["train"], sequence_length=102400)
     batch = allocate_batch(next(iter(DataLoader(dataset, batch_size=2))), "cpu")
