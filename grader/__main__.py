@@ -5,6 +5,8 @@
     python -m grader release --zip hw.zip   also build the student handout zip
     python -m grader reference --profile cpu [--set {5k,quick,debug}] [--models ...] [--seeds ...] [--skip_test]
                                        train (or resume) the reference runs, then write hw/log_examples
+    python -m grader pretrained {train,export} [--steps N]
+                                       the kit's pretrained transcriber: train (resumable), then hw/pretrained
     python -m grader grade SUBMISSION [--out results.json] [--metric-check {none,quick,5k}] [--test_data DIR]
                                        [--device {cpu,cuda}]
                                        grade one folder, zip or model.py in the sandbox
@@ -49,6 +51,12 @@ def main(argv=None):
     reference.add_argument("--table", action="store_true", help="only print the table of the log examples")
     reference.add_argument("--runs", default=None, help="folder of the runs (default: runs/reference)")
     reference.add_argument("--out", default=None, help="folder of the log examples (default: hw/log_examples)")
+    pretrained = commands.add_parser("pretrained", help="train (or continue) the kit's pretrained transcriber, "
+                                                        "or export it to hw/pretrained")
+    pretrained.add_argument("action", choices=["train", "export"])
+    pretrained.add_argument("--steps", type=int, default=200000, help="train until this step")
+    pretrained.add_argument("--threads", type=int, default=1, help="CPU threads of the run")
+    pretrained.add_argument("--data_path", default="data/default")
     for name, help_text in [("grade", "grade one submission (folder, zip or model.py)"),
                             ("grade-all", "grade every submission in a folder")]:
         sub = commands.add_parser(name, help=help_text)
@@ -121,6 +129,12 @@ def main(argv=None):
                 train(args.profile, model, seed, steps, interval, args.data_path, runs, spec["name"],
                       spec["test"] and not args.skip_test, spec["flags"], args.threads, args.device)
             print("wrote", collect(args.profile, model, seeds, spec["name"], runs, out))
+    elif args.command == "pretrained":
+        from .pretrained import export_pretrained, train_pretrained
+        if args.action == "train":
+            train_pretrained(args.steps, args.threads, args.data_path)
+        else:
+            print("wrote", export_pretrained(args.data_path))
     elif args.command == "grade":
         from .grade import grade, write_results
         results = grade(args.submission, args.data_path, args.test_data, args.metric_check, args.unsafe,

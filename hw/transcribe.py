@@ -2,6 +2,8 @@
 
     python transcribe.py runs/exp_.../model-best.pt my_recording.mp3 [more files...] [--out DIR]
     python transcribe.py runs/exp_.../model-best.pt take.flac --reference take.mid   # also score it
+    python transcribe.py --pretrained my_recording.mp3       # the kit's own trained model (pretrained/)
+    python transcribe.py model.onnx my_recording.mp3         # a model from export.py, through onnxruntime
 
 Reads WAV, FLAC, OGG or MP3 at any sample rate and channel count (mixed to mono, resampled to 16 kHz).
 Long recordings run in chunks, so memory stays bounded. For each input NAME it writes, in --out:
@@ -25,6 +27,7 @@ from evaluate import evaluate_piece, extract_notes, load_model
 
 CHUNK_SECONDS = 30         # audio per forward pass
 CONTEXT_SECONDS = 2        # extra audio on each side of a chunk, so LSTMs see across the cut
+PRETRAINED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained", "transcriber.onnx")
 CONSTANT_VELOCITY = 80     # for models that do not predict velocity (the 2020 code wrote 127)
 VELOCITY_SCALE, VELOCITY_OFFSET = 80, 10   # predicted velocity (0-1) to MIDI as Magenta does: 10 to 90
 ROW_SECONDS = 30           # the picture wraps long recordings into rows this long
@@ -184,10 +187,33 @@ def transcribe(model, audio_path, out, device, reference_path=None, onset_thresh
     return scores
 
 
+def load_transcriber(path, backend, device):
+    """A torch model from a train.py checkpoint, or an onnxruntime session from an ONNX file (or from a
+    checkpoint exported on the fly, for --backend onnx); both are called the same way."""
+    if path.endswith(".onnx"):
+        if backend == "torch":
+            sys.exit(f"{path} is an ONNX model: it runs with --backend onnx (the default for .onnx files)")
+        from export import OnnxModel
+        if not os.path.exists(path):
+            sys.exit(f"no ONNX model at {path}" + (" (this copy of the kit has no pretrained transcriber)"
+                                                   if path == PRETRAINED else ""))
+        return OnnxModel(path)
+    model, _ = load_model(path, device)
+    if backend == "onnx":
+        from export import as_onnx
+        return as_onnx(model)
+    return model
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint")
-    parser.add_argument("audio", nargs="+")
+    parser.add_argument("inputs", nargs="+", metavar="CHECKPOINT AUDIO",
+                        help="a checkpoint (.pt from train.py, or .onnx from export.py), then the recordings; "
+                             "with --pretrained, the recordings alone")
+    parser.add_argument("--pretrained", action="store_true", help="transcribe with the kit's own trained model")
+    parser.add_argument("--backend", choices=["torch", "onnx"], default=None,
+                        help="run the model in PyTorch or in onnxruntime (default: onnx for .onnx files and "
+                             "--pretrained, torch for checkpoints)")
     parser.add_argument("--out", default="transcriptions")
     parser.add_argument("--reference", nargs="+", default=None, metavar="MIDI",
                         help="the true notes, one MIDI file per recording, aligned with it: drawn in the picture, "
@@ -196,13 +222,16 @@ def main():
     parser.add_argument("--frame_threshold", type=float, default=0.5, help="frame probability that holds a note")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
+    args.checkpoint, args.audio = (PRETRAINED, args.inputs) if args.pretrained else (args.inputs[0], args.inputs[1:])
+    if not args.audio:
+        parser.error("name a checkpoint and then at least one recording (or --pretrained and the recordings)")
     for flag in ("onset_threshold", "frame_threshold"):
         if not 0 < getattr(args, flag) < 1:
             parser.error(f"--{flag} must lie between 0 and 1 (it is a probability), not {getattr(args, flag)}")
     if args.reference and len(args.reference) != len(args.audio):
         parser.error(f"--reference names {len(args.reference)} MIDI files for {len(args.audio)} recordings; "
                      "give one per recording, in the same order")
-    model, _ = load_model(args.checkpoint, args.device)
+    model = load_transcriber(args.checkpoint, args.backend, args.device)
     os.makedirs(args.out, exist_ok=True)
     for path, reference in zip(args.audio, args.reference or [None] * len(args.audio)):
         transcribe(model, path, args.out, args.device, reference, args.onset_threshold, args.frame_threshold)

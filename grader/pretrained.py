@@ -1,0 +1,82 @@
+"""The kit's pretrained transcriber (hw/pretrained/): a long run of a solutions model on the default data,
+spread over as many sittings as it takes, then exported to ONNX beside what it was trained on.
+
+    python -m grader pretrained train [--steps 200000] [--threads 1]   # start, or continue where it stopped
+    python -m grader pretrained export                                 # hw/pretrained/ from the best validation
+
+The run is a reference run of its own (runs/pretrained/<profile>/<model>-seed<N>/): the same train.py in a
+copy of the handout with the solutions' model.py, validating every VALIDATION_INTERVAL steps. Stopping it
+loses at most one interval; `train` again resumes from the newest checkpoint. `export` writes
+transcriber.onnx (weights and graph, no pickled objects; checked against torch on the test pieces),
+config.json (the model, its training, the data set and the licences of the pianos it heard),
+training_log.txt and metrics.jsonl.
+"""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from .reference import ROOT, read_run, run_folder, train
+
+RUNS = os.path.join(ROOT, "runs", "pretrained")
+OUT = os.path.join(ROOT, "hw", "pretrained")
+MODEL, PROFILE, SEED = "onf_full", "cpu", 42
+VALIDATION_INTERVAL = 2000
+MAX_MEGABYTES = 25
+# The pianos of the training split (data/README.md) and their licences.
+PIANO_LICENCES = [
+    "Salamander Grand Piano V3 by Alexander Holm (Yamaha C5), CC BY 3.0, "
+    "https://creativecommons.org/licenses/by/3.0/; npm packages @audio-samples/piano-* 1.0.5",
+    "MuseScore General Lite \"Grand Piano\" (Debian musescore-general-soundfont-small), MIT",
+    "FluidR3 GM \"Yamaha Grand Piano\" by Frank Wen (Debian fluid-soundfont-gm), MIT",
+]
+
+
+def train_pretrained(steps, threads, data_path, runs=RUNS):
+    return train(PROFILE, MODEL, SEED, steps, VALIDATION_INTERVAL, data_path, runs, test=False, threads=threads)
+
+
+def data_description(data_path):
+    from data.synth import describe
+    with open(os.path.join(data_path, "data.json"), "rb") as f:
+        raw = f.read()
+    return {"path": os.path.relpath(os.path.abspath(data_path), ROOT), "build": "python -m data synth --size default "
+            "--seed 0", "data.json sha256": hashlib.sha256(raw).hexdigest(),
+            "composition": describe(json.loads(raw)).splitlines()}
+
+
+def export_pretrained(data_path, runs=RUNS, out=OUT):
+    """hw/pretrained/ from the run's model-best.pt; returns the ONNX file's path."""
+    folder = run_folder(PROFILE, MODEL, SEED, runs)
+    logdir = os.path.join(folder, "log")
+    best = os.path.join(logdir, "model-best.pt")
+    if not os.path.exists(best):
+        sys.exit(f"no {best}: train first (python -m grader pretrained train)")
+    os.makedirs(out, exist_ok=True)
+    onnx_path = os.path.join(out, "transcriber.onnx")
+    subprocess.run([sys.executable, "export.py", best, "--onnx", onnx_path, "--data_path", os.path.abspath(data_path)],
+                   cwd=os.path.join(folder, "hw"), check=True)
+    megabytes = os.path.getsize(onnx_path) / 2 ** 20
+    if megabytes > MAX_MEGABYTES:
+        sys.exit(f"{onnx_path} takes {megabytes:.1f} MB, over the {MAX_MEGABYTES} MB the repository allows")
+    import torch
+    best_checkpoint = torch.load(best, weights_only=True)
+    rows, config = read_run(logdir)
+    description = {
+        "model_type": MODEL, "cnn_unit": best_checkpoint["cnn_unit"], "fc_unit": best_checkpoint["fc_unit"],
+        "step": best_checkpoint["step"], "validation_note_f1": round(best_checkpoint["note_f1"], 4),
+        "trained_steps": rows[-1]["step"], "training_hours": round(rows[-1]["elapsed"] / 3600, 2),
+        "training": {k: config[k] for k in ("args", "python", "torch", "numpy", "device", "cpu_threads",
+                                            "git_commit", "command") if k in config},
+        "continue_with": f"python -m grader pretrained train --steps {rows[-1]['step'] + 50000}",
+        "data": data_description(data_path), "pianos_heard": PIANO_LICENCES,
+    }
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(description, f, indent=1)
+    shutil.copyfile(os.path.join(logdir, "console.log"), os.path.join(out, "training_log.txt"))
+    with open(os.path.join(out, "metrics.jsonl"), "w") as f:
+        f.writelines(json.dumps(row) + "\n" for row in rows)
+    return onnx_path
+

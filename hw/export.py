@@ -1,0 +1,160 @@
+"""Export a trained model to ONNX, log-mel front end included, and check it against torch.
+
+    python export.py runs/exp_.../model-best.pt --onnx model.onnx
+    python transcribe.py model.onnx song.mp3           # then runs it through onnxruntime
+
+The ONNX model takes audio (1 x samples, float32, mono at 16 kHz) and returns what the torch model returns:
+frame and onset logits (and offset logits and velocity, where the model predicts them), each 1 x T x 88.
+Any runtime that reads ONNX can then transcribe without PyTorch: onnxruntime here, a phone, a browser.
+After writing, the export runs the first --check_seconds of every test piece of --data_path (or, without
+them, 30 s of noise) through both, and reports the largest difference of probabilities and whether the
+notes are the same.
+Needs the optional packages of ../requirements-onnx.txt (make setup installs them; training does not).
+"""
+import argparse
+import copy
+import os
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from constants import DEFAULT_DATA_PATH, HOP_SIZE, N_FFT, SAMPLE_RATE
+from evaluate import extract_notes, load_model
+
+OUTPUT_NAMES = ["frame_logit", "onset_logit", "offset_logit", "velocity"]
+OPSET = 17
+
+
+def onnx_packages():
+    """onnx and onnxruntime, or a one-line error that says how to install them."""
+    try:
+        import onnx
+        import onnxruntime
+    except ImportError as error:
+        sys.exit(f"ONNX needs the optional packages ({error.name} is missing): "
+                 "pip install -r ../requirements-onnx.txt (from hw/)")
+    return onnx, onnxruntime
+
+
+class OnnxLogMel(nn.Module):
+    """model.LogMelSpectrogram in the form the ONNX exporter takes: it cannot export complex numbers, so the
+    STFT returns its real and imaginary parts along a last axis of 2 (ONNX's STFT op does the same), and the
+    power is the sum of their squares. The same numbers, to float32 rounding."""
+
+    def __init__(self, front_end):
+        super().__init__()
+        self.register_buffer("window", front_end.window)
+        self.register_buffer("mel_basis", front_end.mel_basis)
+
+    def forward(self, audio):
+        padding = (N_FFT - HOP_SIZE) // 2                      # as LogMelSpectrogram: frame t covers its hop
+        stft = torch.stft(F.pad(audio, (padding, padding)), N_FFT, HOP_SIZE, window=self.window, center=False,
+                          return_complex=False)
+        mel = (stft ** 2).sum(-1).transpose(-1, -2) @ self.mel_basis
+        return torch.log(torch.clamp(mel, min=1e-9))
+
+
+def export_onnx(model, path, metadata=None):
+    """Write the model (in eval mode, on CPU) as ONNX with a variable number of samples; returns the output
+    names. The front end of a copy is swapped for OnnxLogMel, so the model itself is unchanged."""
+    onnx, _ = onnx_packages()
+    model = copy.deepcopy(model).cpu().eval()
+    model.melspectrogram = OnnxLogMel(model.melspectrogram)
+    audio = torch.zeros(1, 5 * SAMPLE_RATE)
+    # The TorchScript exporter (dynamo=False) and return_complex=False are deprecated, but torch 2.13's new
+    # exporter fails on LSTMs over a variable number of frames; the pinned torch has both.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with torch.no_grad():
+            names = OUTPUT_NAMES[:len(model(audio))]
+        torch.onnx.export(model, (audio,), path, input_names=["audio"], output_names=names, opset_version=OPSET,
+                          dynamic_axes={"audio": {1: "samples"}, **{name: {1: "frames"} for name in names}},
+                          dynamo=False)
+    saved = onnx.load(path)
+    for key, value in (metadata or {}).items():
+        saved.metadata_props.add(key=key, value=str(value))
+    onnx.save(saved, path)
+    return names
+
+
+class OnnxModel:
+    """An ONNX transcriber called like the torch model: audio (1 x samples tensor) in, a tuple of tensors out."""
+
+    def __init__(self, path, threads=None):
+        _, onnxruntime = onnx_packages()
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        except Exception as error:
+            sys.exit(f"{path} is not an ONNX transcriber onnxruntime can load ({type(error).__name__}: {error})")
+        self.metadata = self.session.get_modelmeta().custom_metadata_map
+
+    def __call__(self, audio):
+        outputs = self.session.run(None, {"audio": audio.detach().cpu().float().numpy()})
+        return tuple(torch.from_numpy(output) for output in outputs)
+
+
+def compare(model, onnx_model, recordings):
+    """Largest difference of frame and onset probabilities, and the recordings whose notes differ."""
+    largest, differing = 0.0, []
+    for name, audio in recordings:
+        with torch.no_grad():
+            expected = model(torch.from_numpy(audio)[None])
+        got = onnx_model(torch.from_numpy(audio)[None])
+        probabilities = [(torch.sigmoid(e[0]).numpy(), torch.sigmoid(g[0]).numpy()) for e, g in zip(expected[:2], got[:2])]
+        largest = max([largest] + [float(np.abs(e - g).max()) for e, g in probabilities])
+        (frame_e, frame_g), (onset_e, onset_g) = probabilities
+        notes_e, notes_g = extract_notes(onset_e, frame_e), extract_notes(onset_g, frame_g)
+        if not all(np.array_equal(a, b) for a, b in zip(notes_e[:2], notes_g[:2])):
+            differing.append(name)
+    return largest, differing
+
+
+def as_onnx(model, threads=None):
+    """The model exported to a temporary ONNX file and loaded in onnxruntime (transcribe.py --backend onnx)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.onnx")
+        export_onnx(model, path)
+        return OnnxModel(path, threads)
+
+
+def test_recordings(data_path, seconds):
+    """The first `seconds` of each test piece of a data set (whole pieces for 0), or 30 s of noise without any."""
+    from dataset import DataError, MAESTRO_small
+    try:
+        test_set = MAESTRO_small(data_path, groups=["test"], sequence_length=seconds * SAMPLE_RATE or None,
+                                 random_sample=False)
+    except DataError:
+        return [("30 s of noise", np.random.RandomState(0).uniform(-0.3, 0.3, 30 * SAMPLE_RATE).astype(np.float32))]
+    return [(os.path.basename(item["path"]), item["audio"].numpy()) for item in test_set]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", help="a checkpoint written by train.py (model-best.pt or model-<step>.pt)")
+    parser.add_argument("--onnx", required=True, metavar="OUT", help="the ONNX file to write")
+    parser.add_argument("--data_path", default=DEFAULT_DATA_PATH, help="whose test pieces check the export")
+    parser.add_argument("--check_seconds", type=int, default=30, help="of each test piece (0: whole pieces)")
+    args = parser.parse_args()
+    onnx_packages()
+    model, checkpoint = load_model(args.checkpoint)
+    metadata = {key: checkpoint.get(key) for key in ("model_type", "cnn_unit", "fc_unit", "step")}
+    names = export_onnx(model, args.onnx, metadata)
+    print(f"wrote {args.onnx} ({os.path.getsize(args.onnx) / 2 ** 20:.1f} MB): audio -> {', '.join(names)}")
+    recordings = test_recordings(args.data_path, args.check_seconds)
+    largest, differing = compare(model, OnnxModel(args.onnx), recordings)
+    print(f"checked on {len(recordings)} recording(s): largest difference of probabilities {largest:.2e}; "
+          + (f"notes differ in {', '.join(differing)}" if differing else "identical notes"))
+    if differing:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""hw/export.py and transcribe.py's ONNX backend on real trained checkpoints and real audio files."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnxruntime
+import pretty_midi
+import pytest
+import soundfile
+import torch
+from scipy.signal import resample_poly
+
+from evaluate import extract_notes
+from submissions import ROOT, solution_text
+
+PRETRAINED = os.path.join(ROOT, "hw", "pretrained", "transcriber.onnx")
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tiny_data, tmp_path_factory):
+    """A short real run of the baseline (two outputs) and of the full Onsets and Frames (four outputs,
+    velocity included), trained in a copy of the handout whose model.py is the solutions'."""
+    hw = tmp_path_factory.mktemp("hw")
+    for name in os.listdir(os.path.join(ROOT, "hw")):
+        if name.endswith(".py"):
+            with open(os.path.join(ROOT, "hw", name)) as f:
+                (hw / name).write_text(solution_text() if name == "model.py" else f.read())
+    paths = {}
+    for model_type in ("baseline", "onf_full"):
+        logdir = hw / f"run-{model_type}"
+        result = subprocess.run([sys.executable, "train.py", "--model_type", model_type, "-i", "30", "-vi", "30",
+                                 "-b", "2", "-v", "20480", "-cnn", "4", "-fc", "16", "--threads", "1", "--skip_test",
+                                 "--data_path", tiny_data, "--logdir", str(logdir)], cwd=hw, capture_output=True,
+                                text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+        paths[model_type] = str(logdir / "model-30.pt")
+    return hw, paths
+
+
+def run(hw, *args):
+    return subprocess.run([sys.executable, *args], cwd=hw, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("model_type,outputs", [("baseline", 2), ("onf_full", 4)])
+def test_the_onnx_model_computes_what_torch_computes(checkpoints, tiny_data, tmp_path, model_type, outputs):
+    hw, paths = checkpoints
+    onnx_path = str(tmp_path / "model.onnx")
+    result = run(hw, "export.py", paths[model_type], "--onnx", onnx_path, "--data_path", tiny_data,
+                 "--check_seconds", "0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "identical notes" in result.stdout and "checked on 2 recording(s)" in result.stdout
+    session = onnxruntime.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    assert [o.name for o in session.get_outputs()] == ["frame_logit", "onset_logit", "offset_logit", "velocity"][:outputs]
+    assert session.get_modelmeta().custom_metadata_map["model_type"] == model_type
+    # Independently of export.py's own report: the same test piece through both, at two lengths.
+    sys.path.insert(0, str(hw))
+    try:
+        from evaluate import load_model
+        model, _ = load_model(paths[model_type])
+    finally:
+        sys.path.remove(str(hw))
+    record = next(r for r in json.load(open(os.path.join(tiny_data, "data.json"))) if r["split"] == "test")
+    audio, _ = soundfile.read(os.path.join(tiny_data, record["audio_filename"]), dtype="float32")
+    for samples in (len(audio), 16000 * 3 + 77):
+        got = session.run(None, {"audio": audio[None, :samples]})
+        with torch.no_grad():
+            expected = model(torch.from_numpy(audio[None, :samples]))
+        assert len(got) == outputs and got[0].shape == (1, samples // 512, 88)
+        for g, e in zip(got, expected):
+            assert np.abs(1 / (1 + np.exp(-g)) - torch.sigmoid(e).numpy()).max() < 1e-4
+
+
+def test_both_backends_write_the_same_transcription(checkpoints, tiny_data, tmp_path):
+    hw, paths = checkpoints
+    onnx_path = str(tmp_path / "onf.onnx")
+    assert run(hw, "export.py", paths["onf_full"], "--onnx", onnx_path, "--data_path", tiny_data).returncode == 0
+    record = json.load(open(os.path.join(tiny_data, "data.json")))[0]
+    audio, _ = soundfile.read(os.path.join(tiny_data, record["audio_filename"]), dtype="float32")
+    stereo = resample_poly(audio, 441, 160)                                   # 44.1 kHz stereo MP3, as users have
+    soundfile.write(tmp_path / "take.mp3", np.stack([stereo, stereo], axis=1), 44100, format="MP3")
+    # A briefly trained model's probabilities sit near the label rates: the highest round threshold that
+    # gives it a few notes (a probability within rounding of it would be a freak).
+    assert run(hw, "transcribe.py", paths["onf_full"], str(tmp_path / "take.mp3"), "--out", str(tmp_path / "first")
+               ).returncode == 0
+    first = np.load(tmp_path / "first" / "take.npz")
+    threshold = next(t for t in (0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
+                     if len(extract_notes(first["onset"], first["frame"], None, t, t)[0]) >= 5)
+    thresholds = ["--onset_threshold", str(threshold), "--frame_threshold", str(threshold)]
+    runs = {"torch": [paths["onf_full"]], "onnx file": [onnx_path], "checkpoint on onnx": [paths["onf_full"],
+                                                                                            "--backend", "onnx"]}
+    notes, probabilities = {}, {}
+    for name, model_args in runs.items():
+        out = tmp_path / name.replace(" ", "-")
+        result = run(hw, "transcribe.py", model_args[0], str(tmp_path / "take.mp3"), *model_args[1:], *thresholds,
+                     "--out", str(out))
+        assert result.returncode == 0, result.stderr[-3000:]
+        midi = pretty_midi.PrettyMIDI(str(out / "take.mid"))
+        notes[name] = [(n.pitch, round(n.start, 4), round(n.end, 4), n.velocity) for n in midi.instruments[0].notes]
+        probabilities[name] = np.load(out / "take.npz")
+    assert len(notes["torch"]) > 0 and len({n[3] for n in notes["torch"]}) > 1     # predicted velocities
+    assert notes["onnx file"] == notes["torch"] == notes["checkpoint on onnx"]
+    for name in ("onnx file", "checkpoint on onnx"):
+        for key, tolerance in (("frame", 1e-4), ("onset", 1e-4), ("velocity", 1e-3)):   # velocity: a regression
+            assert np.abs(probabilities[name][key] - probabilities["torch"][key]).max() < tolerance, key
+
+
+def test_onnx_thresholds_and_errors(checkpoints, tiny_data, tmp_path):
+    hw, paths = checkpoints
+    onnx_path = str(tmp_path / "baseline.onnx")
+    assert run(hw, "export.py", paths["baseline"], "--onnx", onnx_path, "--data_path", tiny_data).returncode == 0
+    record = json.load(open(os.path.join(tiny_data, "data.json")))[0]
+    counts = {}
+    for threshold in ("0.5", "0.001"):
+        result = run(hw, "transcribe.py", onnx_path, os.path.join(tiny_data, record["audio_filename"]),
+                     "--onset_threshold", threshold, "--frame_threshold", threshold, "--out", str(tmp_path / threshold))
+        assert result.returncode == 0, result.stderr[-2000:]
+        counts[threshold] = int(result.stdout.split(" notes ->")[0].rsplit(", ", 1)[1])
+    assert counts["0.001"] > counts["0.5"]
+    result = run(hw, "transcribe.py", onnx_path, os.path.join(tiny_data, record["audio_filename"]), "--backend", "torch")
+    assert result.returncode == 1 and "is an ONNX model: it runs with --backend onnx" in result.stderr
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    result = run(hw, "transcribe.py", str(tmp_path / "broken.onnx"), os.path.join(tiny_data, record["audio_filename"]))
+    assert result.returncode == 1 and "is not an ONNX transcriber onnxruntime can load" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_pretrained_transcriber(tiny_data, tmp_path):
+    record = json.load(open(os.path.join(tiny_data, "data.json")))[0]
+    audio = os.path.join(tiny_data, record["audio_filename"])
+    result = subprocess.run([sys.executable, "transcribe.py", "--pretrained", audio, "--out", str(tmp_path)],
+                            cwd=os.path.join(ROOT, "hw"), capture_output=True, text=True)
+    if not os.path.exists(PRETRAINED):
+        assert result.returncode == 1 and "this copy of the kit has no pretrained transcriber" in result.stderr
+        return
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert pretty_midi.PrettyMIDI(str(tmp_path / (os.path.splitext(os.path.basename(audio))[0] + ".mid")))

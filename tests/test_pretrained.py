@@ -1,0 +1,33 @@
+"""grader/pretrained.py: a real (short) run of the pretrained transcriber's recipe, resumed, then exported."""
+import json
+import os
+import subprocess
+import sys
+
+import onnx
+
+from grader.pretrained import MODEL, export_pretrained, train_pretrained
+from grader.reference import ROOT, run_folder
+
+
+def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
+    runs, out = str(tmp_path / "runs"), str(tmp_path / "pretrained")
+    train_pretrained(2, 1, tiny_data, runs)
+    logdir = train_pretrained(4, 1, tiny_data, runs)               # a later sitting continues the same run
+    assert "resumed from" in open(os.path.join(logdir, "console.log")).read()
+    path = export_pretrained(tiny_data, runs, out)
+    assert os.path.getsize(path) < 25 * 2 ** 20
+    assert {m.key: m.value for m in onnx.load(path).metadata_props}["model_type"] == MODEL
+    config = json.load(open(os.path.join(out, "config.json")))
+    assert config["trained_steps"] == 4 and config["model_type"] == MODEL
+    assert any("Salamander" in line and "CC BY 3.0" in line for line in config["pianos_heard"])
+    assert config["data"]["composition"][0].strip().startswith("train:")
+    assert [json.loads(line)["step"] for line in open(os.path.join(out, "metrics.jsonl"))] == [2, 4]
+    assert os.path.exists(os.path.join(out, "training_log.txt"))
+    # What transcribe.py --pretrained loads: the exported file, through onnxruntime, velocities included.
+    record = json.load(open(os.path.join(tiny_data, "data.json")))[0]
+    result = subprocess.run([sys.executable, "transcribe.py", path, os.path.join(tiny_data, record["audio_filename"]),
+                             "--out", str(tmp_path / "out")], cwd=os.path.join(ROOT, "hw"), capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert os.path.exists(run_folder("cpu", MODEL, 42, runs))
