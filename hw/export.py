@@ -1,7 +1,9 @@
-"""Export a trained model to ONNX, log-mel front end included, and check it against torch.
+"""Export a trained model to ONNX, log-mel front end included, and check it against torch; or as a web page.
 
     python export.py runs/exp_.../model-best.pt --onnx model.onnx
     python transcribe.py model.onnx song.mp3           # then runs it through onnxruntime
+    python export.py runs/exp_.../model-best.pt --web my_page     # a static page that transcribes in the browser
+    python export.py --pretrained --web my_page                   # the same with the kit's pretrained model
 
 The ONNX model takes audio (1 x samples, float32, mono at 16 kHz) and returns what the torch model returns:
 frame and onset logits (and offset logits and velocity, where the model predicts them), each 1 x T x 88.
@@ -9,11 +11,18 @@ Any runtime that reads ONNX can then transcribe without PyTorch: onnxruntime her
 After writing, the export runs the first --check_seconds of every test piece of --data_path (or, without
 them, 30 s of noise) through both, and reports the largest difference of probabilities and whether the
 notes are the same.
+--web DIR writes a folder to put on any static web host (or to open with `python -m http.server -d DIR`):
+index.html, the page's scripts (web/), the model, and ONNX Runtime Web and a MIDI writer from the npm
+registry at the versions of web/package-lock.json (make setup fetches them into web/node_modules). The page
+decodes a recording, runs the model in a Web Worker, reads the notes with the rules of extract_notes, draws
+them, plays them and offers the MIDI file; nothing leaves the visitor's computer.
 Needs the optional packages of ../requirements-onnx.txt (make setup installs them; training does not).
 """
 import argparse
 import copy
+import json
 import os
+import shutil
 import sys
 import tempfile
 import warnings
@@ -28,6 +37,12 @@ from evaluate import extract_notes, load_model
 
 OUTPUT_NAMES = ["frame_logit", "onset_logit", "offset_logit", "velocity"]
 OPSET = 17
+HERE = os.path.dirname(os.path.abspath(__file__))
+PRETRAINED = os.path.join(HERE, "pretrained", "transcriber.onnx")
+WEB = os.path.join(HERE, "web")
+PAGE_FILES = ["index.html", "app.js", "worker.js", "notes.js"]
+PACKAGE_FILES = ["onnxruntime-web/dist/ort.wasm.min.js", "onnxruntime-web/dist/ort-wasm-simd-threaded.mjs",
+                 "onnxruntime-web/dist/ort-wasm-simd-threaded.wasm", "@tonejs/midi/build/Midi.js"]
 
 
 def onnx_packages():
@@ -136,24 +151,78 @@ def test_recordings(data_path, seconds):
     return [(os.path.basename(item["path"]), item["audio"].numpy()) for item in test_set]
 
 
+def write_page(folder, onnx_path, description):
+    """The static page in `folder`: the page's files, the packages' files, the model and model.json."""
+    modules = os.path.join(WEB, "node_modules")
+    missing = [name for name in PACKAGE_FILES if not os.path.exists(os.path.join(modules, name))]
+    if missing:
+        sys.exit(f"the page's packages are not installed ({missing[0]} is missing): run make setup in the kit, "
+                 "or npm ci --ignore-scripts in hw/web")
+    os.makedirs(os.path.join(folder, "licenses"), exist_ok=True)
+    for name in PAGE_FILES:
+        shutil.copyfile(os.path.join(WEB, name), os.path.join(folder, name))
+    for name in PACKAGE_FILES:
+        shutil.copyfile(os.path.join(modules, name), os.path.join(folder, os.path.basename(name)))
+    notices = []
+    for package in ("onnxruntime-web", "@tonejs/midi"):
+        with open(os.path.join(modules, package, "package.json")) as f:
+            info = json.load(f)
+        notices.append(f"{info['name']} {info['version']}: {info['license']} licence, {info.get('homepage', '')}")
+    shutil.copyfile(os.path.join(modules, "@tonejs", "midi", "LICENSE.md"),
+                    os.path.join(folder, "licenses", "tonejs-midi-LICENSE.md"))
+    with open(os.path.join(folder, "licenses", "NOTICE.txt"), "w") as f:
+        f.write("\n".join(notices) + "\n")
+    if os.path.abspath(onnx_path) != os.path.abspath(os.path.join(folder, "model.onnx")):
+        shutil.copyfile(onnx_path, os.path.join(folder, "model.onnx"))
+    with open(os.path.join(folder, "model.json"), "w") as f:
+        json.dump({"description": description}, f)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoint", help="a checkpoint written by train.py (model-best.pt or model-<step>.pt)")
-    parser.add_argument("--onnx", required=True, metavar="OUT", help="the ONNX file to write")
+    parser.add_argument("checkpoint", nargs="?", help="a checkpoint written by train.py (model-best.pt or "
+                                                      "model-<step>.pt)")
+    parser.add_argument("--pretrained", action="store_true", help="the kit's pretrained model instead (--web)")
+    parser.add_argument("--onnx", metavar="OUT", help="the ONNX file to write")
+    parser.add_argument("--web", metavar="DIR", help="the folder of a web page that transcribes in the browser")
     parser.add_argument("--data_path", default=DEFAULT_DATA_PATH, help="whose test pieces check the export")
     parser.add_argument("--check_seconds", type=int, default=30, help="of each test piece (0: whole pieces)")
     args = parser.parse_args()
+    if not (args.onnx or args.web):
+        parser.error("say what to write: --onnx OUT, --web DIR, or both")
+    if bool(args.checkpoint) == args.pretrained:
+        parser.error("name a checkpoint, or --pretrained (not both)")
+    if args.pretrained and args.onnx:
+        parser.error("the pretrained model is ONNX already: pretrained/transcriber.onnx")
     onnx_packages()
-    model, checkpoint = load_model(args.checkpoint)
-    metadata = {key: checkpoint.get(key) for key in ("model_type", "cnn_unit", "fc_unit", "step")}
-    names = export_onnx(model, args.onnx, metadata)
-    print(f"wrote {args.onnx} ({os.path.getsize(args.onnx) / 2 ** 20:.1f} MB): audio -> {', '.join(names)}")
-    recordings = test_recordings(args.data_path, args.check_seconds)
-    largest, differing = compare(model, OnnxModel(args.onnx), recordings)
-    print(f"checked on {len(recordings)} recording(s): largest difference of probabilities {largest:.2e}; "
-          + (f"notes differ in {', '.join(differing)}" if differing else "identical notes"))
-    if differing:
-        sys.exit(1)
+    if args.web:
+        os.makedirs(args.web, exist_ok=True)
+    if args.pretrained:
+        if not os.path.exists(PRETRAINED):
+            sys.exit(f"this copy of the kit has no pretrained transcriber ({PRETRAINED})")
+        onnx_path = PRETRAINED
+        description = "the piano transcription kit's pretrained transcriber"
+        with open(os.path.join(HERE, "pretrained", "config.json")) as f:
+            config = json.load(f)
+        description += f" ({config['model_type']}, {config['trained_steps']} training steps)"
+    else:
+        model, checkpoint = load_model(args.checkpoint)
+        metadata = {key: checkpoint.get(key) for key in ("model_type", "cnn_unit", "fc_unit", "step")}
+        onnx_path = args.onnx or os.path.join(args.web, "model.onnx")
+        names = export_onnx(model, onnx_path, metadata)
+        print(f"wrote {onnx_path} ({os.path.getsize(onnx_path) / 2 ** 20:.1f} MB): audio -> {', '.join(names)}")
+        description = f"{metadata['model_type']} (cnn_unit {metadata['cnn_unit']}, fc_unit {metadata['fc_unit']}), " \
+                      f"step {metadata['step']}"
+        recordings = test_recordings(args.data_path, args.check_seconds)
+        largest, differing = compare(model, OnnxModel(onnx_path), recordings)
+        print(f"checked on {len(recordings)} recording(s): largest difference of probabilities {largest:.2e}; "
+              + (f"notes differ in {', '.join(differing)}" if differing else "identical notes"))
+        if differing:
+            sys.exit(1)
+    if args.web:
+        write_page(args.web, onnx_path, description)
+        print(f"wrote the page to {args.web}: open it with python -m http.server -d {args.web}, then "
+              "http://localhost:8000 (browsers refuse pages opened as files)")
 
 
 if __name__ == "__main__":

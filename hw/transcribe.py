@@ -24,10 +24,10 @@ from tqdm import tqdm
 
 from constants import HOP_SIZE, MIN_MIDI, SAMPLE_RATE
 from evaluate import evaluate_piece, extract_notes, load_model
+from export import PRETRAINED
 
 CHUNK_SECONDS = 30         # audio per forward pass
 CONTEXT_SECONDS = 2        # extra audio on each side of a chunk, so LSTMs see across the cut
-PRETRAINED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained", "transcriber.onnx")
 CONSTANT_VELOCITY = 80     # for models that do not predict velocity (the 2020 code wrote 127)
 VELOCITY_SCALE, VELOCITY_OFFSET = 80, 10   # predicted velocity (0-1) to MIDI as Magenta does: 10 to 90
 ROW_SECONDS = 30           # the picture wraps long recordings into rows this long

@@ -1,0 +1,43 @@
+"""A static folder served on 127.0.0.1 and a page of it driven in Debian's Chromium (through Playwright):
+what tests/test_web.py and bench/web_speed.py share."""
+import functools
+import http.server
+import shutil
+import threading
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve(folder):
+    """A quiet HTTP server of the folder on a free port of 127.0.0.1, in a thread."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def open_in_chromium(folder, query, upload, screenshot=None):
+    """Upload a file to the page; returns window.transcription, the status line and the console errors."""
+    from playwright.sync_api import sync_playwright
+    server = serve(folder)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            tab = browser.new_page()
+            errors = []
+            tab.on("console", lambda message: message.type == "error" and errors.append(message.text))
+            tab.on("pageerror", lambda error: errors.append(str(error)))
+            tab.goto(f"http://127.0.0.1:{server.server_port}/index.html?{query}")
+            tab.set_input_files("#file", str(upload))
+            tab.wait_for_function("window.transcription.done || window.transcription.error", timeout=120000)
+            transcription, status = tab.evaluate("window.transcription"), tab.inner_text("#status")
+            if screenshot:
+                tab.screenshot(path=str(screenshot), full_page=True)
+            browser.close()
+    finally:
+        server.shutdown()
+    return transcription, status, errors

@@ -1,0 +1,158 @@
+// The page: decode a recording, send it to the worker, then draw, play and offer the notes it found.
+// When done, window.transcription = {done: true, notes: [{pitch, start, end, velocity}]} (MIDI pitch,
+// seconds, MIDI velocity), for tests and curious users.
+const SAMPLE_RATE = 16000, HOP_SIZE = 512, MIN_MIDI = 21;
+const SECONDS_PER_FRAME = HOP_SIZE / SAMPLE_RATE;
+const CONSTANT_VELOCITY = 80;                 // as transcribe.py, for models that do not predict velocity
+const query = new URLSearchParams(location.search);
+const thresholds = {onsetThreshold: Number(query.get("onset_threshold") || 0.5),
+                    frameThreshold: Number(query.get("frame_threshold") || 0.5)};
+const $ = (id) => document.getElementById(id);
+window.transcription = {done: false, notes: []};
+let playing = null;
+
+function say(text, isError = false) {
+  $("status").textContent = text;
+  $("status").className = isError ? "error" : "";
+}
+
+// Any file the browser can decode, mixed to mono at 16 kHz (the browser resamples as it decodes).
+async function readAudio(file) {
+  const context = new OfflineAudioContext(1, 1, SAMPLE_RATE);
+  let decoded;
+  try {
+    decoded = await context.decodeAudioData(await file.arrayBuffer());
+  } catch (error) {
+    throw new Error(`Could not read ${file.name} as audio: this browser cannot decode it. ` +
+                    "Try a WAV, MP3, OGG or FLAC file.");
+  }
+  const mono = new Float32Array(decoded.length);
+  for (let channel = 0; channel < decoded.numberOfChannels; channel++) {
+    decoded.getChannelData(channel).forEach((x, i) => { mono[i] += x / decoded.numberOfChannels; });
+  }
+  return mono;
+}
+
+function transcribeInWorker(audio) {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker("worker.js");
+    worker.onmessage = ({data}) => {
+      if (data.progress !== undefined) $("progress").value = data.progress;
+      if (data.error) reject(new Error(`The model failed: ${data.error}`));
+      if (data.result) resolve(data.result);
+      if (data.error || data.result) worker.terminate();
+    };
+    worker.postMessage({audio, ...thresholds}, [audio.buffer]);
+  });
+}
+
+function asMidiNotes(result) {
+  return result.notes.map((n) => ({
+    pitch: n.key + MIN_MIDI, start: n.start * SECONDS_PER_FRAME, end: n.end * SECONDS_PER_FRAME,
+    velocity: result.hasVelocity ? Math.round(80 * n.velocity + 10) : CONSTANT_VELOCITY,
+  }));
+}
+
+// Frame probabilities in grey, the notes found in red: a pixel per frame, three per key, shown at two
+// screen pixels per frame (about 62 per second) in a strip that scrolls along time.
+function draw(result, notes) {
+  const canvas = $("roll");
+  canvas.width = Math.max(result.nFrames, 1);
+  canvas.height = 88 * 3;
+  canvas.style.width = `${2 * canvas.width}px`;
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(canvas.width, canvas.height);
+  for (let t = 0; t < result.nFrames; t++) {
+    for (let key = 0; key < 88; key++) {
+      const shade = 255 - Math.round(200 * result.frames[t * 88 + key]);
+      for (let dy = 0; dy < 3; dy++) {
+        const i = 4 * (((87 - key) * 3 + dy) * canvas.width + t);
+        image.data.set([shade, shade, shade, 255], i);
+      }
+    }
+  }
+  ctx.putImageData(image, 0, 0);
+  ctx.fillStyle = "rgba(200, 0, 0, 0.8)";
+  for (const n of notes) {
+    ctx.fillRect(n.start / SECONDS_PER_FRAME, (87 - (n.pitch - MIN_MIDI)) * 3,
+                 Math.max((n.end - n.start) / SECONDS_PER_FRAME, 1), 3);
+  }
+}
+
+function midiFile(notes) {
+  const midi = new Midi();
+  const track = midi.addTrack();
+  track.name = "Piano";
+  for (const n of notes) {
+    track.addNote({midi: n.pitch, time: n.start, duration: n.end - n.start, velocity: n.velocity / 127});
+  }
+  return new Blob([midi.toArray()], {type: "audio/midi"});
+}
+
+// A small WebAudio piano: a triangle wave per note, struck and then decaying, louder with velocity.
+function play(notes) {
+  stop();
+  const context = new AudioContext();
+  const now = context.currentTime + 0.1;
+  for (const n of notes) {
+    const oscillator = context.createOscillator(), gain = context.createGain();
+    oscillator.type = "triangle";
+    oscillator.frequency.value = 440 * 2 ** ((n.pitch - 69) / 12);
+    const level = 0.15 * n.velocity / 127, end = now + n.end + 0.3;
+    gain.gain.setValueAtTime(0, now + n.start);
+    gain.gain.linearRampToValueAtTime(level, now + n.start + 0.005);
+    gain.gain.exponentialRampToValueAtTime(Math.max(level * 0.2, 1e-4), now + n.end);
+    gain.gain.exponentialRampToValueAtTime(1e-4, end);
+    oscillator.connect(gain).connect(context.destination);
+    oscillator.start(now + n.start);
+    oscillator.stop(end);
+  }
+  playing = context;
+}
+
+function stop() {
+  if (playing) playing.close();
+  playing = null;
+}
+
+async function handle(file) {
+  window.transcription = {done: false, notes: []};
+  $("result").classList.add("hidden");
+  $("progress").classList.remove("hidden");
+  $("progress").value = 0;
+  try {
+    say(`Reading ${file.name} ...`);
+    const audio = await readAudio(file);
+    const seconds = audio.length / SAMPLE_RATE;
+    say(`Transcribing ${seconds.toFixed(1)} s of audio ...`);
+    const started = performance.now();
+    const result = await transcribeInWorker(audio);
+    const notes = asMidiNotes(result);
+    const took = (performance.now() - started) / 1000;
+    say(`${file.name}: ${seconds.toFixed(1)} s, ${notes.length} notes (transcribed in ${took.toFixed(1)} s).`);
+    draw(result, notes);
+    $("download").href = URL.createObjectURL(midiFile(notes));
+    $("download").download = file.name.replace(/\.[^.]*$/, "") + ".mid";
+    $("play").onclick = () => play(notes);
+    $("stop").onclick = stop;
+    $("result").classList.remove("hidden");
+    window.transcription = {done: true, notes, seconds, transcribeSeconds: took};
+  } catch (error) {
+    say(error.message, true);
+    window.transcription = {done: false, error: error.message, notes: []};
+  } finally {
+    $("progress").classList.add("hidden");
+  }
+}
+
+$("file").addEventListener("change", (event) => event.target.files.length && handle(event.target.files[0]));
+$("drop").addEventListener("dragover", (event) => { event.preventDefault(); $("drop").classList.add("over"); });
+$("drop").addEventListener("dragleave", () => $("drop").classList.remove("over"));
+$("drop").addEventListener("drop", (event) => {
+  event.preventDefault();
+  $("drop").classList.remove("over");
+  if (event.dataTransfer.files.length) handle(event.dataTransfer.files[0]);
+});
+fetch("model.json").then((r) => r.json()).then((info) => {
+  $("model").textContent += ` Model: ${info.description}.`;
+}).catch(() => {});

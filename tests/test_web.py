@@ -1,0 +1,123 @@
+"""export.py --web: the page transcribes a real recording in Debian's Chromium as transcribe.py does."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile
+
+from bench.browser import CHROMIUM, open_in_chromium
+from bench.extract_notes import random_rolls
+from evaluate import extract_notes, note_scores
+from submissions import ROOT, solution_text
+
+NODE = shutil.which("node") or shutil.which("nodejs")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)")
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed (make setup installs npm, which brings it)")
+def test_the_page_reads_notes_with_the_rules_of_extract_notes(tmp_path):
+    rng = np.random.default_rng(0)
+    cases = []
+    for n_frames, thresholds in [(400, (0.5, 0.5)), (300, (0.3, 0.7)), (1, (0.5, 0.5))]:
+        onsets, frames = random_rolls(rng, n_frames)
+        velocity = rng.random((n_frames, 88)).astype(np.float32)
+        onsets[min(5, n_frames - 1):min(9, n_frames), 40] = 0.9          # a held onset: one note, not four
+        cases.append((onsets.astype(np.float32), frames.astype(np.float32), velocity, thresholds))
+    (tmp_path / "cases.json").write_text(json.dumps([
+        {"onsets": o.ravel().tolist(), "frames": f.ravel().tolist(), "velocity": v.ravel().tolist(),
+         "n": len(o), "thresholds": t} for o, f, v, t in cases]))
+    script = ("const {extractNotes} = require(process.argv[1]); const cases = require(process.argv[2]);"
+              "console.log(JSON.stringify(cases.map((c) => extractNotes(new Float32Array(c.onsets), "
+              "new Float32Array(c.frames), new Float32Array(c.velocity), c.n, ...c.thresholds))));")
+    result = subprocess.run([NODE, "-e", script, os.path.join(ROOT, "hw", "web", "notes.js"), str(tmp_path / "cases.json")],
+                            capture_output=True, text=True, check=True)
+    for (onsets, frames, velocity, thresholds), notes in zip(cases, json.loads(result.stdout)):
+        pitches, intervals, velocities = extract_notes(onsets, frames, velocity, *thresholds)
+        assert [n["key"] for n in notes] == pitches.tolist()
+        assert [[n["start"], n["end"]] for n in notes] == intervals.tolist()
+        assert np.allclose([n["velocity"] for n in notes], velocities, atol=1e-6)
+    assert sum(len(notes) for notes in json.loads(result.stdout)) > 100
+
+
+@pytest.fixture(scope="module")
+def page(tiny_data, tmp_path_factory):
+    """A full Onsets and Frames (velocity included) trained briefly on the tiny set, exported as a page."""
+    hw = tmp_path_factory.mktemp("hw")
+    for name in os.listdir(os.path.join(ROOT, "hw")):
+        if name.endswith(".py"):
+            with open(os.path.join(ROOT, "hw", name)) as f:
+                (hw / name).write_text(solution_text() if name == "model.py" else f.read())
+    os.symlink(os.path.join(ROOT, "hw", "web"), hw / "web")
+    logdir = hw / "run"
+    result = subprocess.run([sys.executable, "train.py", "--model_type", "onf_full", "-i", "30", "-vi", "30", "-b", "2",
+                             "-v", "20480", "-cnn", "4", "-fc", "16", "--threads", "1", "--skip_test", "--data_path",
+                             tiny_data, "--logdir", str(logdir)], cwd=hw, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = hw / "page"
+    result = subprocess.run([sys.executable, "export.py", str(logdir / "model-30.pt"), "--web", str(folder),
+                             "--data_path", tiny_data], cwd=hw, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return hw, logdir / "model-30.pt", folder
+
+
+@needs_chromium
+def test_the_page_finds_the_notes_transcribe_py_finds(page, tiny_data, tmp_path):
+    hw, checkpoint, folder = page
+    record = next(r for r in json.load(open(os.path.join(tiny_data, "data.json"))) if r["split"] == "test")
+    audio = os.path.join(tiny_data, record["audio_filename"])
+    # A briefly trained model's probabilities sit near the label rates: the highest round threshold at which
+    # it writes a few notes, the same for both.
+    first = subprocess.run([sys.executable, "transcribe.py", str(checkpoint), audio, "--out", str(tmp_path / "first")],
+                           cwd=hw, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr[-2000:]
+    probabilities = np.load(next((tmp_path / "first").glob("*.npz")))
+    threshold = next(t for t in (0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
+                     if len(extract_notes(probabilities["onset"], probabilities["frame"], None, t, t)[0]) >= 10)
+    expected = subprocess.run([sys.executable, "transcribe.py", str(checkpoint), audio, "--backend", "onnx",
+                               "--onset_threshold", str(threshold), "--frame_threshold", str(threshold), "--out",
+                               str(tmp_path / "expected")], cwd=hw, capture_output=True, text=True)
+    assert expected.returncode == 0, expected.stderr[-2000:]
+    midi = pretty_midi.PrettyMIDI(str(next((tmp_path / "expected").glob("*.mid"))))
+    reference = midi.instruments[0].notes
+    transcription, status, errors = open_in_chromium(
+        folder, f"onset_threshold={threshold}&frame_threshold={threshold}", audio, tmp_path / "page.png")
+    assert transcription["done"] and not errors, (status, errors)
+    found = transcription["notes"]
+    assert f"{len(found)} notes" in status and len(found) >= 10 and len({n["start"] for n in found}) >= 5
+    estimated = np.array([[n["start"], n["end"]] for n in found]), np.array([n["pitch"] for n in found])
+    truth = np.array([[n.start, n.end] for n in reference]), np.array([n.pitch for n in reference])
+    scores = note_scores(truth[0], 440 * 2 ** ((truth[1] - 69) / 12), estimated[0],
+                         440 * 2 ** ((estimated[1] - 69) / 12), offset_ratio=0.2)
+    assert scores[2] >= 0.98
+    assert {n["velocity"] for n in found} == {n.velocity for n in reference} and len({n["velocity"] for n in found}) > 1
+    assert (tmp_path / "page.png").stat().st_size > 20000
+
+
+@needs_chromium
+def test_the_page_decodes_other_rates_and_explains_unreadable_files(page, tiny_data, tmp_path):
+    _, _, folder = page
+    record = next(r for r in json.load(open(os.path.join(tiny_data, "data.json"))) if r["split"] == "test")
+    audio, rate = soundfile.read(os.path.join(tiny_data, record["audio_filename"]), dtype="float32")
+    from scipy.signal import resample_poly
+    stereo = resample_poly(audio, 441, 160)
+    soundfile.write(tmp_path / "take.mp3", np.stack([stereo, 0.5 * stereo], axis=1), 44100, format="MP3")
+    transcription, status, errors = open_in_chromium(folder, "", tmp_path / "take.mp3")
+    assert transcription["done"] and not errors
+    assert abs(transcription["seconds"] - len(audio) / rate) < 0.2      # decoded, mixed down and resampled to 16 kHz
+    (tmp_path / "notes.mp3").write_text("these are not sounds")
+    transcription, status, errors = open_in_chromium(folder, "", tmp_path / "notes.mp3")
+    assert not transcription["done"] and "Could not read notes.mp3 as audio" in status
+    assert not errors
+
+
+def test_the_page_needs_a_model_and_a_folder(tmp_path):
+    hw = os.path.join(ROOT, "hw")
+    result = subprocess.run([sys.executable, "export.py", "--web", str(tmp_path)], cwd=hw, capture_output=True, text=True)
+    assert result.returncode == 2 and "name a checkpoint, or --pretrained" in result.stderr
+    result = subprocess.run([sys.executable, "export.py", "model.pt"], cwd=hw, capture_output=True, text=True)
+    assert result.returncode == 2 and "--onnx OUT, --web DIR, or both" in result.stderr
