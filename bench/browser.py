@@ -21,12 +21,15 @@ def serve(folder):
 
 
 def open_in_chromium(folder, query, upload, screenshot=None):
-    """Upload a file to the page; returns window.transcription, the status line and the console errors."""
+    """Upload a file to the page; returns window.transcription, the status line, the console errors and,
+    when it found notes, the bytes of the MIDI file it offers (after pressing play and stop)."""
     from playwright.sync_api import sync_playwright
     server = serve(folder)
+    midi = None
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox",
+                                                                                 "--autoplay-policy=no-user-gesture-required"])
             tab = browser.new_page()
             errors = []
             tab.on("console", lambda message: message.type == "error" and errors.append(message.text))
@@ -35,9 +38,15 @@ def open_in_chromium(folder, query, upload, screenshot=None):
             tab.set_input_files("#file", str(upload))
             tab.wait_for_function("window.transcription.done || window.transcription.error", timeout=120000)
             transcription, status = tab.evaluate("window.transcription"), tab.inner_text("#status")
+            if transcription.get("done"):
+                tab.click("#play")
+                tab.wait_for_timeout(300)
+                tab.click("#stop")
+                midi = bytes(tab.evaluate("fetch(document.getElementById('download').href)"
+                                          ".then((r) => r.arrayBuffer()).then((b) => Array.from(new Uint8Array(b)))"))
             if screenshot:
                 tab.screenshot(path=str(screenshot), full_page=True)
             browser.close()
     finally:
         server.shutdown()
-    return transcription, status, errors
+    return transcription, status, errors, midi

@@ -44,7 +44,7 @@ def main():
         subprocess.run([sys.executable, "export.py", os.path.abspath(args.checkpoint), "--web",
                         os.path.join(work, "page"), "--data_path", args.data_path, "--check_seconds", "5"],
                        cwd=os.path.join(ROOT, "hw"), check=True, capture_output=True)
-        transcription, status, errors = open_in_chromium(os.path.join(work, "page"), "",
+        transcription, status, errors, _ = open_in_chromium(os.path.join(work, "page"), "",
                                                          os.path.join(work, "audio.flac"))
         if not transcription.get("done"):
             sys.exit(f"the page failed: {status} {errors}")

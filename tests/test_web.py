@@ -84,10 +84,14 @@ def test_the_page_finds_the_notes_transcribe_py_finds(page, tiny_data, tmp_path)
     assert expected.returncode == 0, expected.stderr[-2000:]
     midi = pretty_midi.PrettyMIDI(str(next((tmp_path / "expected").glob("*.mid"))))
     reference = midi.instruments[0].notes
-    transcription, status, errors = open_in_chromium(
+    transcription, status, errors, midi_bytes = open_in_chromium(
         folder, f"onset_threshold={threshold}&frame_threshold={threshold}", audio, tmp_path / "page.png")
-    assert transcription["done"] and not errors, (status, errors)
+    assert transcription["done"] and not errors, (status, errors)       # playing and stopping included
     found = transcription["notes"]
+    (tmp_path / "page.mid").write_bytes(midi_bytes)                      # the file its download link offers
+    offered = sorted((round(n.start, 2), n.pitch, round(n.end, 2), n.velocity)
+                     for n in pretty_midi.PrettyMIDI(str(tmp_path / "page.mid")).instruments[0].notes)
+    assert offered == sorted((round(n["start"], 2), n["pitch"], round(n["end"], 2), n["velocity"]) for n in found)
     assert f"{len(found)} notes" in status and len(found) >= 10 and len({n["start"] for n in found}) >= 5
     estimated = np.array([[n["start"], n["end"]] for n in found]), np.array([n["pitch"] for n in found])
     truth = np.array([[n.start, n.end] for n in reference]), np.array([n.pitch for n in reference])
@@ -106,11 +110,11 @@ def test_the_page_decodes_other_rates_and_explains_unreadable_files(page, tiny_d
     from scipy.signal import resample_poly
     stereo = resample_poly(audio, 441, 160)
     soundfile.write(tmp_path / "take.mp3", np.stack([stereo, 0.5 * stereo], axis=1), 44100, format="MP3")
-    transcription, status, errors = open_in_chromium(folder, "", tmp_path / "take.mp3")
+    transcription, status, errors, _ = open_in_chromium(folder, "", tmp_path / "take.mp3")
     assert transcription["done"] and not errors
     assert abs(transcription["seconds"] - len(audio) / rate) < 0.2      # decoded, mixed down and resampled to 16 kHz
     (tmp_path / "notes.mp3").write_text("these are not sounds")
-    transcription, status, errors = open_in_chromium(folder, "", tmp_path / "notes.mp3")
+    transcription, status, errors, _ = open_in_chromium(folder, "", tmp_path / "notes.mp3")
     assert not transcription["done"] and "Could not read notes.mp3 as audio" in status
     assert not errors
 

@@ -79,12 +79,16 @@ function draw(result, notes) {
   }
 }
 
+// Times go in as whole ticks, start and end each rounded once: rounding a start and a duration apart can put
+// a note's end a tick after the start of the key's next note, and MIDI readers would then pair them wrongly.
 function midiFile(notes) {
   const midi = new Midi();
   const track = midi.addTrack();
   track.name = "Piano";
+  const ticks = (seconds) => Math.round(midi.header.secondsToTicks(seconds));
   for (const n of notes) {
-    track.addNote({midi: n.pitch, time: n.start, duration: n.end - n.start, velocity: n.velocity / 127});
+    track.addNote({midi: n.pitch, ticks: ticks(n.start), durationTicks: ticks(n.end) - ticks(n.start),
+                   velocity: n.velocity / 127});
   }
   return new Blob([midi.toArray()], {type: "audio/midi"});
 }
