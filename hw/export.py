@@ -1,9 +1,9 @@
-"""Export a trained model to ONNX, log-mel front end included, and check it against torch; or as a web page.
+"""Share a trained model: as ONNX (log-mel front end included, checked against torch), or as a web page.
 
     python export.py runs/exp_.../model-best.pt --onnx model.onnx
-    python transcribe.py model.onnx song.mp3           # then runs it through onnxruntime
-    python export.py runs/exp_.../model-best.pt --web my_page     # a static page that transcribes in the browser
-    python export.py --pretrained --web my_page                   # the same with the kit's pretrained model
+    python transcribe.py model.onnx song.mp3                     # then runs it through onnxruntime
+    python export.py runs/exp_.../model-best.pt --web my_page    # a static page that transcribes in the browser
+    python export.py --pretrained --web my_page                  # the same with the kit's pretrained model
 
 The ONNX model takes audio (1 x samples, float32, mono at 16 kHz) and returns what the torch model returns:
 frame and onset logits (and offset logits and velocity, where the model predicts them), each 1 x T x 88.
@@ -11,11 +11,13 @@ Any runtime that reads ONNX can then transcribe without PyTorch: onnxruntime her
 After writing, the export runs the first --check_seconds of every test piece of --data_path (or, without
 them, 30 s of noise) through both, and reports the largest difference of probabilities and whether the
 notes are the same.
---web DIR writes a folder to put on any static web host (or to open with `python -m http.server -d DIR`):
-index.html, the page's scripts (web/), the model, and ONNX Runtime Web and a MIDI writer from the npm
-registry at the versions of web/package-lock.json (make setup fetches them into web/node_modules). The page
-decodes a recording, runs the model in a Web Worker, reads the notes with the rules of extract_notes, draws
-them, plays them and offers the MIDI file; nothing leaves the visitor's computer.
+
+--web DIR writes a folder for any static web host (try it with `python -m http.server -d DIR`): index.html
+and the page's scripts from web/, the model, and ONNX Runtime Web and a MIDI writer from the npm registry at
+the versions of web/package-lock.json (make setup fetches them into web/node_modules). The page decodes a
+recording, runs the model in a Web Worker, reads the notes with the rules of extract_notes, draws them,
+plays them and offers the MIDI file; nothing leaves the visitor's computer.
+
 Needs the optional packages of ../requirements-onnx.txt (make setup installs them; training does not).
 """
 import argparse
@@ -109,7 +111,6 @@ class OnnxModel:
             self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         except Exception as error:
             sys.exit(f"{path} is not an ONNX transcriber onnxruntime can load ({type(error).__name__}: {error})")
-        self.metadata = self.session.get_modelmeta().custom_metadata_map
 
     def __call__(self, audio):
         outputs = self.session.run(None, {"audio": audio.detach().cpu().float().numpy()})
@@ -120,14 +121,15 @@ def compare(model, onnx_model, recordings):
     """Largest difference of frame and onset probabilities, and the recordings whose notes differ."""
     largest, differing = 0.0, []
     for name, audio in recordings:
+        batch = torch.from_numpy(audio)[None]
         with torch.no_grad():
-            expected = model(torch.from_numpy(audio)[None])
-        got = onnx_model(torch.from_numpy(audio)[None])
-        probabilities = [(torch.sigmoid(e[0]).numpy(), torch.sigmoid(g[0]).numpy()) for e, g in zip(expected[:2], got[:2])]
-        largest = max([largest] + [float(np.abs(e - g).max()) for e, g in probabilities])
-        (frame_e, frame_g), (onset_e, onset_g) = probabilities
-        notes_e, notes_g = extract_notes(onset_e, frame_e), extract_notes(onset_g, frame_g)
-        if not all(np.array_equal(a, b) for a, b in zip(notes_e[:2], notes_g[:2])):
+            frame_torch, onset_torch = (torch.sigmoid(logit[0]).numpy() for logit in model(batch)[:2])
+        frame_onnx, onset_onnx = (torch.sigmoid(logit[0]).numpy() for logit in onnx_model(batch)[:2])
+        largest = max(largest, float(np.abs(frame_torch - frame_onnx).max()),
+                      float(np.abs(onset_torch - onset_onnx).max()))
+        pitches_torch, intervals_torch, _ = extract_notes(onset_torch, frame_torch)
+        pitches_onnx, intervals_onnx, _ = extract_notes(onset_onnx, frame_onnx)
+        if not (np.array_equal(pitches_torch, pitches_onnx) and np.array_equal(intervals_torch, intervals_onnx)):
             differing.append(name)
     return largest, differing
 
@@ -178,6 +180,34 @@ def write_page(folder, onnx_path, description):
         json.dump({"description": description}, f)
 
 
+def pretrained_model():
+    """The kit's pretrained transcriber: its ONNX file and a line about it."""
+    if not os.path.exists(PRETRAINED):
+        sys.exit(f"this copy of the kit has no pretrained transcriber ({PRETRAINED})")
+    with open(os.path.join(HERE, "pretrained", "config.json")) as f:
+        config = json.load(f)
+    return PRETRAINED, (f"the piano transcription kit's pretrained transcriber ({config['model_type']}, "
+                        f"{config['trained_steps']} training steps)")
+
+
+def export_checkpoint(args):
+    """A train.py checkpoint written as ONNX (to --onnx, else into the --web folder) and checked against
+    torch; returns the ONNX file and a line about the model. Stops if the two find different notes."""
+    model, checkpoint = load_model(args.checkpoint)
+    metadata = {key: checkpoint.get(key) for key in ("model_type", "cnn_unit", "fc_unit", "step")}
+    onnx_path = args.onnx or os.path.join(args.web, "model.onnx")
+    names = export_onnx(model, onnx_path, metadata)
+    print(f"wrote {onnx_path} ({os.path.getsize(onnx_path) / 2 ** 20:.1f} MB): audio -> {', '.join(names)}")
+    recordings = test_recordings(args.data_path, args.check_seconds)
+    largest, differing = compare(model, OnnxModel(onnx_path), recordings)
+    print(f"checked on {len(recordings)} recording(s): largest difference of probabilities {largest:.2e}; "
+          + (f"notes differ in {', '.join(differing)}" if differing else "identical notes"))
+    if differing:
+        sys.exit(1)
+    return onnx_path, (f"{metadata['model_type']} (cnn_unit {metadata['cnn_unit']}, fc_unit {metadata['fc_unit']}), "
+                       f"step {metadata['step']}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", nargs="?", help="a checkpoint written by train.py (model-best.pt or "
@@ -197,28 +227,7 @@ def main():
     onnx_packages()
     if args.web:
         os.makedirs(args.web, exist_ok=True)
-    if args.pretrained:
-        if not os.path.exists(PRETRAINED):
-            sys.exit(f"this copy of the kit has no pretrained transcriber ({PRETRAINED})")
-        onnx_path = PRETRAINED
-        description = "the piano transcription kit's pretrained transcriber"
-        with open(os.path.join(HERE, "pretrained", "config.json")) as f:
-            config = json.load(f)
-        description += f" ({config['model_type']}, {config['trained_steps']} training steps)"
-    else:
-        model, checkpoint = load_model(args.checkpoint)
-        metadata = {key: checkpoint.get(key) for key in ("model_type", "cnn_unit", "fc_unit", "step")}
-        onnx_path = args.onnx or os.path.join(args.web, "model.onnx")
-        names = export_onnx(model, onnx_path, metadata)
-        print(f"wrote {onnx_path} ({os.path.getsize(onnx_path) / 2 ** 20:.1f} MB): audio -> {', '.join(names)}")
-        description = f"{metadata['model_type']} (cnn_unit {metadata['cnn_unit']}, fc_unit {metadata['fc_unit']}), " \
-                      f"step {metadata['step']}"
-        recordings = test_recordings(args.data_path, args.check_seconds)
-        largest, differing = compare(model, OnnxModel(onnx_path), recordings)
-        print(f"checked on {len(recordings)} recording(s): largest difference of probabilities {largest:.2e}; "
-              + (f"notes differ in {', '.join(differing)}" if differing else "identical notes"))
-        if differing:
-            sys.exit(1)
+    onnx_path, description = pretrained_model() if args.pretrained else export_checkpoint(args)
     if args.web:
         write_page(args.web, onnx_path, description)
         print(f"wrote the page to {args.web}: open it with python -m http.server -d {args.web}, then "

@@ -43,20 +43,27 @@ def worker_pids(client):
     return client.run(os.getpid)                      # {worker address: pid}
 
 
+def executing(client):
+    """{worker address: the keys it is running now}. Not client.processing(), which also lists tasks merely
+    assigned to a worker: killing a worker for a task waiting there would strike the task it runs instead,
+    which a deadly submission, killing its worker only while it runs, never does."""
+    return client.run(lambda dask_worker: [task.key for task in dask_worker.state.executing])
+
+
 def kill_worker_running(client, key, times, killed, stop=None):
     """SIGKILL whichever worker process runs `key`, `times` times at most (each time once the task runs again),
     until `stop` is set."""
     while len(killed) < times and not (stop and stop.is_set()):
         try:
-            processing = client.processing()
+            running = executing(client)
         except Exception:                              # the scheduler is busy with a restart: look again
-            processing = {}
-        for address, keys in processing.items():
+            running = {}
+        for address, keys in running.items():
             if key not in keys:
                 continue
             time.sleep(1.0)                            # mid-task: the grading has started
             try:
-                if key not in client.processing().get(address, ()):     # it moved or ended meanwhile
+                if key not in executing(client).get(address, ()):     # it moved or ended meanwhile
                     continue
                 pid = worker_pids(client).get(address)
             except Exception:                          # a worker still restarting after an earlier kill
