@@ -125,3 +125,19 @@ def test_the_page_needs_a_model_and_a_folder(tmp_path):
     assert result.returncode == 2 and "name a checkpoint, or --pretrained" in result.stderr
     result = subprocess.run([sys.executable, "export.py", "model.pt"], cwd=hw, capture_output=True, text=True)
     assert result.returncode == 2 and "--onnx OUT, --web DIR, or both" in result.stderr
+
+
+@needs_chromium
+def test_the_pretrained_page(tiny_data, tmp_path):
+    result = subprocess.run([sys.executable, "export.py", "--pretrained", "--web", str(tmp_path / "page")],
+                            cwd=os.path.join(ROOT, "hw"), capture_output=True, text=True)
+    if not os.path.exists(os.path.join(ROOT, "hw", "pretrained", "transcriber.onnx")):
+        assert result.returncode == 1 and "this copy of the kit has no pretrained transcriber" in result.stderr
+        return
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "pretrained transcriber" in json.load(open(tmp_path / "page" / "model.json"))["description"]
+    record = next(r for r in json.load(open(os.path.join(tiny_data, "data.json"))) if r["split"] == "test")
+    transcription, status, errors, _ = open_in_chromium(tmp_path / "page", "",
+                                                        os.path.join(tiny_data, record["audio_filename"]))
+    assert transcription["done"] and not errors and len(transcription["notes"]) > 0, status
+    assert len({n["velocity"] for n in transcription["notes"]}) > 1            # it predicts velocities
