@@ -58,17 +58,16 @@ echo "== 1. seconds per step, $profile profile, $device $(elapsed)"
 echo "== 2. the four $profile-profile references at once, $steps steps $(elapsed)"
 interval=$(( steps < 1000 ? steps : 1000 ))
 threads=$(( $(nproc) / 4 > 0 ? $(nproc) / 4 : 1 ))
-pids=()
-for model in baseline rnn crnn onf; do
-  CUDA_DEVICE_ORDER=PCI_BUS_ID "$python" -m grader reference --profile "$profile" --set 5k --skip_test \
+models=(baseline rnn crnn onf) pids=()
+for model in "${models[@]}"; do
+  "$python" -m grader reference --profile "$profile" --set 5k --skip_test \
     --steps "$steps" --validation_interval "$interval" --models "$model" --threads "$threads" --device "$device" \
     --data_path "$data" --runs "$out/runs" --out "$logs" > "$out/reference-$model.log" 2>&1 &
   pids+=($!)
 done
 failed=0
-for i in "${!pids[@]}"; do
-  wait "${pids[$i]}" || { failed=1; echo "reference run ${i} failed:"; tail -20 "$out/reference-$(
-    echo baseline rnn crnn onf | cut -d' ' -f$((i + 1))).log"; }
+for i in "${!models[@]}"; do
+  wait "${pids[$i]}" || { failed=1; echo "reference run ${models[$i]} failed:"; tail -20 "$out/reference-${models[$i]}.log"; }
 done
 echo "references done $(elapsed)"
 "$python" -m grader reference --profile "$profile" --table --out "$logs" | tee "$out/table.md"

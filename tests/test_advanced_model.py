@@ -1,7 +1,6 @@
 """The full Onsets and Frames (the solutions' optional advanced model) through the handout's tools."""
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 
@@ -12,17 +11,12 @@ import soundfile
 import torch
 
 from evaluate import losses
-from submissions import ROOT, solution_text
+from handout_runs import write_handout_with_solutions
 
 
 @pytest.fixture(scope="module")
 def handout_with_solutions(tmp_path_factory):
-    hw = tmp_path_factory.mktemp("hw")
-    for name in os.listdir(os.path.join(ROOT, "hw")):
-        if name.endswith(".py"):
-            with open(os.path.join(ROOT, "hw", name)) as f:
-                (hw / name).write_text(solution_text() if name == "model.py" else f.read())
-    return hw
+    return write_handout_with_solutions(tmp_path_factory.mktemp("hw"))
 
 
 def test_velocity_loss_counts_only_where_notes_start():

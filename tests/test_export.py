@@ -13,8 +13,8 @@ import soundfile
 import torch
 from scipy.signal import resample_poly
 
-from evaluate import extract_notes
-from submissions import ROOT, solution_text
+from handout_runs import write_handout_with_solutions, threshold_with_notes, train_briefly
+from submissions import ROOT
 
 PRETRAINED = os.path.join(ROOT, "hw", "pretrained", "transcriber.onnx")
 
@@ -23,20 +23,9 @@ PRETRAINED = os.path.join(ROOT, "hw", "pretrained", "transcriber.onnx")
 def checkpoints(tiny_data, tmp_path_factory):
     """A short real run of the baseline (two outputs) and of the full Onsets and Frames (four outputs,
     velocity included), trained in a copy of the handout whose model.py is the solutions'."""
-    hw = tmp_path_factory.mktemp("hw")
-    for name in os.listdir(os.path.join(ROOT, "hw")):
-        if name.endswith(".py"):
-            with open(os.path.join(ROOT, "hw", name)) as f:
-                (hw / name).write_text(solution_text() if name == "model.py" else f.read())
-    paths = {}
-    for model_type in ("baseline", "onf_full"):
-        logdir = hw / f"run-{model_type}"
-        result = subprocess.run([sys.executable, "train.py", "--model_type", model_type, "-i", "30", "-vi", "30",
-                                 "-b", "2", "-v", "20480", "-cnn", "4", "-fc", "16", "--threads", "1", "--skip_test",
-                                 "--data_path", tiny_data, "--logdir", str(logdir)], cwd=hw, capture_output=True,
-                                text=True)
-        assert result.returncode == 0, result.stderr[-3000:]
-        paths[model_type] = str(logdir / "model-30.pt")
+    hw = write_handout_with_solutions(tmp_path_factory.mktemp("hw"))
+    paths = {model_type: train_briefly(hw, model_type, tiny_data, hw / f"run-{model_type}")
+             for model_type in ("baseline", "onf_full")}
     return hw, paths
 
 
@@ -87,13 +76,9 @@ def test_both_backends_write_the_same_transcription(checkpoints, tiny_data, tmp_
     audio, _ = soundfile.read(os.path.join(tiny_data, record["audio_filename"]), dtype="float32")
     stereo = resample_poly(audio, 441, 160)                                   # 44.1 kHz stereo MP3, as users have
     soundfile.write(tmp_path / "take.mp3", np.stack([stereo, stereo], axis=1), 44100, format="MP3")
-    # A briefly trained model's probabilities sit near the label rates: the highest round threshold that
-    # gives it a few notes (a probability within rounding of it would be a freak).
     assert run(hw, "transcribe.py", paths["onf_full"], str(tmp_path / "take.mp3"), "--out", str(tmp_path / "first")
                ).returncode == 0
-    first = np.load(tmp_path / "first" / "take.npz")
-    threshold = next(t for t in (0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
-                     if len(extract_notes(first["onset"], first["frame"], None, t, t)[0]) >= 5)
+    threshold = threshold_with_notes(np.load(tmp_path / "first" / "take.npz"), 5)
     thresholds = ["--onset_threshold", str(threshold), "--frame_threshold", str(threshold)]
     runs = {"torch": [paths["onf_full"]], "onnx file": [onnx_path], "checkpoint on onnx": [paths["onf_full"],
                                                                                             "--backend", "onnx"]}

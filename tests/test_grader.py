@@ -14,6 +14,7 @@ from grader.hidden_tests import hidden_tests
 from grader.sandbox import SANDBOX_UIDS, Limits, bubblewrap_available, processes_of
 from grader.scores import checkpoint_scores
 from grader.test_set import inspect_checkpoint, CheckpointError
+from handout_runs import write_handout_with_solutions
 from submissions import (HANDOUT, HOSTILE, MISTAKES, ONSET_FIRST, ROOT, edited, hostile_text, solution_text,
                          write_pickle_checkpoint, write_submission)
 
@@ -34,12 +35,7 @@ def by_check(tests, model_type):
 def checkpoint(tiny_data, tmp_path_factory):
     """A real rnn checkpoint: 75 steps of train.py on the tiny set, enough to find some frames."""
     logdir = tmp_path_factory.mktemp("run")
-    hw = tmp_path_factory.mktemp("hw")
-    for name in os.listdir(os.path.join(ROOT, "hw")):
-        if name.endswith(".py"):
-            with open(os.path.join(ROOT, "hw", name)) as f:
-                text = f.read()
-            (hw / name).write_text(solution_text() if name == "model.py" else text)
+    hw = write_handout_with_solutions(tmp_path_factory.mktemp("hw"))
     subprocess.run([sys.executable, "train.py", "--model_type", "rnn", "-i", "75", "-vi", "75", "--skip_test",
                     "--data_path", tiny_data, "--logdir", str(logdir)], cwd=hw, check=True, capture_output=True)
     return str(logdir / "model-75.pt")

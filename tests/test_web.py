@@ -13,7 +13,8 @@ import soundfile
 from bench.browser import CHROMIUM, open_in_chromium
 from bench.extract_notes import random_rolls
 from evaluate import extract_notes, note_scores
-from submissions import ROOT, solution_text
+from handout_runs import write_handout_with_solutions, threshold_with_notes, train_briefly
+from submissions import ROOT
 
 NODE = shutil.which("node") or shutil.which("nodejs")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)")
@@ -47,22 +48,14 @@ def test_the_page_reads_notes_with_the_rules_of_extract_notes(tmp_path):
 @pytest.fixture(scope="module")
 def page(tiny_data, tmp_path_factory):
     """A full Onsets and Frames (velocity included) trained briefly on the tiny set, exported as a page."""
-    hw = tmp_path_factory.mktemp("hw")
-    for name in os.listdir(os.path.join(ROOT, "hw")):
-        if name.endswith(".py"):
-            with open(os.path.join(ROOT, "hw", name)) as f:
-                (hw / name).write_text(solution_text() if name == "model.py" else f.read())
+    hw = write_handout_with_solutions(tmp_path_factory.mktemp("hw"))
     os.symlink(os.path.join(ROOT, "hw", "web"), hw / "web")
-    logdir = hw / "run"
-    result = subprocess.run([sys.executable, "train.py", "--model_type", "onf_full", "-i", "30", "-vi", "30", "-b", "2",
-                             "-v", "20480", "-cnn", "4", "-fc", "16", "--threads", "1", "--skip_test", "--data_path",
-                             tiny_data, "--logdir", str(logdir)], cwd=hw, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoint = train_briefly(hw, "onf_full", tiny_data, hw / "run")
     folder = hw / "page"
-    result = subprocess.run([sys.executable, "export.py", str(logdir / "model-30.pt"), "--web", str(folder),
-                             "--data_path", tiny_data], cwd=hw, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "export.py", checkpoint, "--web", str(folder), "--data_path", tiny_data],
+                            cwd=hw, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    return hw, logdir / "model-30.pt", folder
+    return hw, checkpoint, folder
 
 
 @needs_chromium
@@ -70,15 +63,11 @@ def test_the_page_finds_the_notes_transcribe_py_finds(page, tiny_data, tmp_path)
     hw, checkpoint, folder = page
     record = next(r for r in json.load(open(os.path.join(tiny_data, "data.json"))) if r["split"] == "test")
     audio = os.path.join(tiny_data, record["audio_filename"])
-    # A briefly trained model's probabilities sit near the label rates: the highest round threshold at which
-    # it writes a few notes, the same for both.
-    first = subprocess.run([sys.executable, "transcribe.py", str(checkpoint), audio, "--out", str(tmp_path / "first")],
+    first = subprocess.run([sys.executable, "transcribe.py", checkpoint, audio, "--out", str(tmp_path / "first")],
                            cwd=hw, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr[-2000:]
-    probabilities = np.load(next((tmp_path / "first").glob("*.npz")))
-    threshold = next(t for t in (0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
-                     if len(extract_notes(probabilities["onset"], probabilities["frame"], None, t, t)[0]) >= 10)
-    expected = subprocess.run([sys.executable, "transcribe.py", str(checkpoint), audio, "--backend", "onnx",
+    threshold = threshold_with_notes(np.load(next((tmp_path / "first").glob("*.npz"))), 10)
+    expected = subprocess.run([sys.executable, "transcribe.py", checkpoint, audio, "--backend", "onnx",
                                "--onset_threshold", str(threshold), "--frame_threshold", str(threshold), "--out",
                                str(tmp_path / "expected")], cwd=hw, capture_output=True, text=True)
     assert expected.returncode == 0, expected.stderr[-2000:]
