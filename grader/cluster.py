@@ -10,9 +10,12 @@ Each submission is one task. On its worker the task checks that the worker can g
 isolate student code there; the handout, data and submission paths exist), then runs the same sandboxed
 `python -m grader grade` as one grading does, into a private folder, and returns results.json's text.
 Only the client writes anything: each submission's results.json and grader.log, then the CSV, so nothing
-is written from workers or over shared storage. A worker that dies mid-grade has its task run again on
-another (at most ALLOWED_FAILURES times; then the submission is marked failed with that reason). A batch
-is resumable: submissions that already have results.json are skipped unless `regrade`.
+is written from workers or over shared storage. A worker that dies mid-grade strikes the submissions it
+was grading (they logged their start) and only those: Dask's own count would strike every task assigned to
+the dying worker, so one deadly submission could fail its innocent neighbours. Struck or not, the tasks it
+held run again elsewhere; a submission struck more than ALLOWED_FAILURES times is marked failed with that
+reason. (For this the client sets the scheduler's own retry count to zero, a hand-started one's too.)
+A batch is resumable: submissions that already have results.json are skipped unless `regrade`.
 """
 import ctypes
 import os
@@ -26,9 +29,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALLOWED_FAILURES = 2                   # worker deaths one task may cause before it is marked failed
 CONNECT_SECONDS = 10
-# A worker holds only the task it runs (no queue of others), so a worker's death counts against that task only.
-SCHEDULER_CONFIG = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
-                    "distributed.scheduler.worker-saturation": 1.0}
+STARTED = "grading-started"            # the event each task logs on the scheduler as it starts
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -44,7 +45,6 @@ def open_cluster(spec, gpu=False):
     """(client, cluster or None) for a --cluster spec; ClusterError in one sentence when that fails."""
     import dask
     from distributed import Client
-    dask.config.set(SCHEDULER_CONFIG)
     dask.config.set({"distributed.comm.timeouts.connect": f"{CONNECT_SECONDS}s"})
     kind, _, value = spec.partition(":")
     resources = {"GPU": 1} if gpu else None
@@ -103,6 +103,8 @@ def grade_on_worker(source, grade_args, timeout, paths):
     worker (host and Dask worker name)}. The grading is the same `python -m grader grade` as on one machine,
     and dies with the worker."""
     from distributed import get_worker
+    worker = get_worker()
+    worker.log_event(STARTED, {"key": worker.get_current_task()})
     problem = worker_problem([source] + paths, isolate="--unsafe-no-sandbox" not in grade_args)
     if problem:
         raise WorkerUnfit(problem)
@@ -119,7 +121,13 @@ def grade_on_worker(source, grade_args, timeout, paths):
             status, log = f"grader ran past {timeout} s", ""
         results = open(results_path).read() if os.path.exists(results_path) else None
     return {"status": status, "results": results, "log": log, "seconds": round(time.monotonic() - started, 1),
-            "worker": f"{socket.gethostname()} ({get_worker().name})"}
+            "worker": f"{socket.gethostname()} ({worker.name})"}
+
+
+def _no_retries_on_the_scheduler(dask_scheduler):
+    # A worker's death errs all the tasks it held at once (KilledWorker); the client, which knows which of
+    # them had started, decides what to strike and runs them all again.
+    dask_scheduler.allowed_failures = 0
 
 
 def run_tasks(client, jobs, timeout, resources=None, progress=None):
@@ -128,17 +136,33 @@ def run_tasks(client, jobs, timeout, resources=None, progress=None):
     that failed, {status: "failed: <reason>"}."""
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
-    futures = {client.submit(grade_on_worker, source, grade_args, timeout, paths, key=f"grade-{name}",
-                             resources=resources, pure=False): name
-               for name, source, grade_args, paths in jobs}
+    client.run_on_scheduler(_no_retries_on_the_scheduler)
+    tries, deaths = {}, {}
+
+    def submit(job):
+        name, source, grade_args, paths = job
+        tries[name] = tries.get(name, 0) + 1
+        return client.submit(grade_on_worker, source, grade_args, timeout, paths, pure=False,
+                             key=f"grade-{name}-try-{tries[name]}", resources=resources)
+
+    futures = {submit(job): job for job in jobs}
+    queue = as_completed(futures)
     outcomes, counts = {}, {"done": 0, "failed": 0}
-    for future in as_completed(futures):
-        name = futures[future]
+    for future in queue:
+        job = futures.pop(future)
+        name = job[0]
         try:
             outcome = future.result()
             counts["done"] += 1
         except KilledWorker:
-            outcome = {"status": f"failed: its grading killed the worker {ALLOWED_FAILURES + 1} times"}
+            started = {message["key"] for _, message in client.get_events(STARTED)}
+            deaths[name] = deaths.get(name, 0) + (future.key in started)
+            if deaths[name] <= ALLOWED_FAILURES:
+                retry = submit(job)
+                futures[retry] = job
+                queue.add(retry)
+                continue
+            outcome = {"status": f"failed: its grading killed the worker {deaths[name]} times"}
             counts["failed"] += 1
         except WorkerUnfit as error:
             outcome = {"status": f"failed: {error}"}
@@ -148,6 +172,6 @@ def run_tasks(client, jobs, timeout, resources=None, progress=None):
             counts["failed"] += 1
         outcomes[name] = outcome
         if progress:
-            counts["running"] = sum(len(keys) for keys in client.processing().values())
+            counts["running"] = len(futures)
             progress(name, outcome, counts)
     return outcomes

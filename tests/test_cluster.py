@@ -1,5 +1,6 @@
 """grade-all on a real Dask cluster: worker processes on loopback grading real submission folders, a worker
-killed mid-task, an unreachable scheduler, dask-jobqueue's job-script path, and resumed batches."""
+killed mid-task, a submission that kills its worker every time beside innocent ones, an unreachable
+scheduler, dask-jobqueue's job-script path, and resumed batches."""
 import csv
 import json
 import os
@@ -9,12 +10,11 @@ import sys
 import threading
 import time
 
-import dask
 import pytest
 from distributed import Client, LocalCluster
 
 from grader.batch import grade_all
-from grader.cluster import ALLOWED_FAILURES, SCHEDULER_CONFIG
+from grader.cluster import ALLOWED_FAILURES
 from grader.grade import grade
 from grader.sandbox import bubblewrap_available
 from submissions import HANDOUT, HOSTILE, MISTAKES, ROOT, hostile_text, solution_text, write_submission
@@ -30,13 +30,16 @@ def read_csv(path):
     return list(csv.DictReader(open(path)))
 
 
+def local_cluster(workers):
+    """Worker processes on loopback, each restarted by its nanny when killed."""
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                        dashboard_address=None, memory_limit=0)
+
+
 @pytest.fixture
 def cluster():
-    """Two worker processes on loopback, with the grader's bound on worker deaths per task."""
-    with dask.config.set(SCHEDULER_CONFIG):
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address=None, memory_limit=0) as local, Client(local) as client:
-            yield local, client
+    with local_cluster(2) as local, Client(local) as client:
+        yield local, client
 
 
 def worker_pids(client):
@@ -50,16 +53,18 @@ def executing(client):
     return client.run(lambda dask_worker: [task.key for task in dask_worker.state.executing])
 
 
-def kill_worker_running(client, key, times, killed, stop=None):
-    """SIGKILL whichever worker process runs `key`, `times` times at most (each time once the task runs again),
-    until `stop` is set."""
+def kill_worker_running(client, name, times, killed, stop=None):
+    """SIGKILL whichever worker process grades submission `name`, `times` times at most (each time once its
+    task runs again), until `stop` is set."""
+    prefix = f"grade-{name}-try-"
     while len(killed) < times and not (stop and stop.is_set()):
         try:
             running = executing(client)
         except Exception:                              # the scheduler is busy with a restart: look again
             running = {}
         for address, keys in running.items():
-            if key not in keys:
+            key = next((key for key in keys if key.startswith(prefix)), None)
+            if key is None:
                 continue
             time.sleep(1.0)                            # mid-task: the grading has started
             try:
@@ -97,7 +102,7 @@ def test_a_killed_worker_retries_elsewhere_and_every_result_appears_once(tiny_da
     for name in ["a", "b", "c", "d"]:
         write_submission(str(folder / name), solution_text())
     killed = []
-    killer = threading.Thread(target=kill_worker_running, args=(client, "grade-b", 1, killed), daemon=True)
+    killer = threading.Thread(target=kill_worker_running, args=(client, "b", 1, killed), daemon=True)
     killer.start()
     rows = grade_all(str(folder), str(tmp_path / "graded"), str(tmp_path / "grades.csv"), local.scheduler_address,
                      grade_args(tiny_data), paths=[tiny_data])
@@ -108,24 +113,25 @@ def test_a_killed_worker_retries_elsewhere_and_every_result_appears_once(tiny_da
     assert sorted(os.listdir(tmp_path / "graded")) == list("abcd")
 
 
-def test_a_submission_that_kills_its_worker_every_time_is_failed_with_that_reason(tiny_data, tmp_path, cluster):
-    local, client = cluster
+def test_a_submission_that_kills_its_worker_every_time_fails_alone(tiny_data, tmp_path):
+    # One worker, so the deadly submission's neighbours wait on the very worker it kills: each death strikes
+    # the deadly one exactly once (it logged its start) and none of the neighbours queued there.
     folder = tmp_path / "class"
-    write_submission(str(folder / "deadly"), solution_text())
-    write_submission(str(folder / "fine"), solution_text())
-    # Killed every time it runs, until the scheduler gives up on it: after ALLOWED_FAILURES + 1 deaths that
-    # the scheduler counts against it (a death it notices late may not count, hence the margin).
+    names = ["deadly", "fine-1", "fine-2", "fine-3"]
+    for name in names:
+        write_submission(str(folder / name), solution_text())
     killed, stop = [], threading.Event()
-    killer = threading.Thread(target=kill_worker_running,
-                              args=(client, "grade-deadly", ALLOWED_FAILURES + 4, killed, stop), daemon=True)
-    killer.start()
-    rows = grade_all(str(folder), str(tmp_path / "graded"), str(tmp_path / "grades.csv"), local.scheduler_address,
-                     grade_args(tiny_data), paths=[tiny_data])
-    stop.set()
-    deadly, fine = rows
+    with local_cluster(1) as local, Client(local) as client:
+        killer = threading.Thread(target=kill_worker_running,
+                                  args=(client, "deadly", ALLOWED_FAILURES + 1, killed, stop), daemon=True)
+        killer.start()
+        rows = grade_all(str(folder), str(tmp_path / "graded"), str(tmp_path / "grades.csv"),
+                         local.scheduler_address, grade_args(tiny_data), paths=[tiny_data])
+        stop.set()
+    assert len(killed) == ALLOWED_FAILURES + 1
+    deadly, *fine = rows
     assert deadly["status"] == f"failed: its grading killed the worker {ALLOWED_FAILURES + 1} times", (deadly, killed)
-    assert ALLOWED_FAILURES + 1 <= len(killed) <= ALLOWED_FAILURES + 4
-    assert (fine["status"], fine["score"]) == ("graded", 10)
+    assert [(row["submission"], row["status"], row["score"]) for row in fine] == [(n, "graded", 10) for n in names[1:]]
     assert "killed the worker" in open(tmp_path / "graded" / "deadly" / "grader.log").read()
 
 
