@@ -33,7 +33,7 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, "solutions"), os.path.join(ROOT, "hw")]
 from constants import SAMPLE_RATE  # noqa: E402
 from dataset import MAESTRO_small, read_records  # noqa: E402
 from evaluate import extract_notes, load_model, note_scores, to_mir_eval  # noqa: E402
-from export import OnnxModel, as_onnx  # noqa: E402
+from export import THRESHOLDS, OnnxModel, as_onnx  # noqa: E402
 from transcribe import PRETRAINED, predict  # noqa: E402
 
 PEER_VENV = os.path.join(ROOT, "runs", "peers-venv")
@@ -77,19 +77,20 @@ def scores(reference, estimate):
     return {"note F1": onset_only[2], "note-with-offsets F1": with_offsets[2]}
 
 
-def kit_transcriptions(model, dataset):
+def kit_transcriptions(model, dataset, thresholds):
     results = []
     for piece in dataset.pieces:
         audio = np.asarray(piece["audio"], dtype=np.float32) / 32768
         started = time.perf_counter()
         frame_prob, onset_prob, _ = predict(model, audio, "cpu")
-        pitches, intervals, _ = extract_notes(onset_prob, frame_prob)
+        pitches, intervals, _ = extract_notes(onset_prob, frame_prob, **thresholds)
         results.append((to_mir_eval(pitches, intervals), time.perf_counter() - started))
     return results
 
 
 def kit_models(checkpoints, pretrained, backends):
-    """name -> a model transcribe.predict can call, for every checkpoint and backend asked for."""
+    """name -> (a model transcribe.predict can call, its thresholds), for every checkpoint and backend asked
+    for. An ONNX model's thresholds are its own (the pretrained one's were chosen on validation pieces)."""
     from grader.pretrained import MODEL, PROFILE, RUNS, SEED
     from grader.reference import run_folder
     models = {}
@@ -98,14 +99,15 @@ def kit_models(checkpoints, pretrained, backends):
         named.append(("pretrained", PRETRAINED))
         run = os.path.join(run_folder(PROFILE, MODEL, SEED, RUNS), "log", "model-best.pt")
         if "torch" in backends and os.path.exists(run):
-            models["pretrained torch"] = load_model(run, "cpu")[0]
+            models["pretrained torch"] = load_model(run, "cpu")[0], OnnxModel(PRETRAINED).thresholds
     for name, path in named:
         if path.endswith(".onnx"):
-            models[f"{name} onnx"] = OnnxModel(path, threads=2)
+            model = OnnxModel(path, threads=2)
+            models[f"{name} onnx"] = model, model.thresholds
             continue
         model = load_model(path, "cpu")[0]
         for backend in backends:
-            models[f"{name} {backend}"] = model if backend == "torch" else as_onnx(model, threads=2)
+            models[f"{name} {backend}"] = (model if backend == "torch" else as_onnx(model, threads=2)), THRESHOLDS
     return models
 
 
@@ -152,7 +154,7 @@ def main():
     minutes = sum(len(piece["audio"]) for piece in dataset.pieces) / SAMPLE_RATE / 60
     density = [len(piece["notes"]) / (len(piece["audio"]) / SAMPLE_RATE) for piece in dataset.pieces]
     references = [reference_notes(piece) for piece in dataset.pieces]
-    systems = {name: kit_transcriptions(model, dataset) for name, model in models.items()}
+    systems = {name: kit_transcriptions(model, dataset, thresholds) for name, (model, thresholds) in models.items()}
     systems["basic-pitch"] = peer_transcriptions(dataset)
     per_piece = {name: [scores(ref, est) for ref, (est, _) in zip(references, rows)] for name, rows in systems.items()}
 

@@ -7,7 +7,8 @@ spread over as many sittings as it takes, then exported to ONNX beside what it w
 The run is a reference run of its own (runs/pretrained/<profile>/<model>-seed<N>/): the same train.py in a
 copy of the handout with the solutions' model.py, validating every VALIDATION_INTERVAL steps. Stopping it
 loses at most one interval; `train` again resumes from the newest checkpoint. `export` writes
-transcriber.onnx (weights and graph, no pickled objects; checked against torch on the test pieces),
+transcriber.onnx (weights and graph, no pickled objects; checked against torch on the test pieces; with the
+onset and frame thresholds that score best on the validation pieces in its metadata),
 config.json (the model, its training, the data set and the licences of the pianos it heard),
 training_log.txt and metrics.jsonl.
 """
@@ -25,6 +26,8 @@ OUT = os.path.join(ROOT, "hw", "pretrained")
 MODEL, PROFILE, SEED = "onf_full", "cpu", 42
 VALIDATION_INTERVAL = 2000
 MAX_MEGABYTES = 25
+ONSET_THRESHOLDS = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6]     # tried on the validation pieces
+FRAME_THRESHOLDS = [0.3, 0.4, 0.5, 0.6]
 # The pianos of the training split (data/README.md) and their licences.
 PIANO_LICENCES = [
     "Salamander Grand Piano V3 by Alexander Holm (Yamaha C5), CC BY 3.0, "
@@ -47,6 +50,33 @@ def data_description(data_path):
             "composition": describe(json.loads(raw)).splitlines()}
 
 
+def choose_thresholds(onnx_path, data_path):
+    """The onset threshold with the best mean note F1 on the validation pieces, then the frame threshold with
+    the best note-with-offsets F1 there (the test pieces are never looked at), through the exported model."""
+    hw = os.path.join(ROOT, "hw")
+    if hw not in sys.path:
+        sys.path.insert(0, hw)                 # the handout's own modules: trusted
+    import numpy as np
+    import torch
+    from dataset import MAESTRO_small
+    from evaluate import extract_notes, note_scores, to_mir_eval
+    from export import OnnxModel
+    model = OnnxModel(onnx_path, threads=2)
+    pieces = []
+    for item in MAESTRO_small(data_path, groups=["validation"], sequence_length=None):
+        frame, onset = (torch.sigmoid(logit[0]).numpy() for logit in model(item["audio"][None])[:2])
+        reference = to_mir_eval(*extract_notes(item["onset"].numpy(), item["frame"].numpy())[:2])
+        pieces.append((frame, onset, reference))
+
+    def mean_f1(offset_ratio, onset_threshold, frame_threshold):
+        return np.mean([note_scores(*reference, *to_mir_eval(*extract_notes(onset, frame, None, onset_threshold,
+                                                                            frame_threshold)[:2]),
+                                    offset_ratio=offset_ratio)[2] for frame, onset, reference in pieces])
+    onset = max(ONSET_THRESHOLDS, key=lambda threshold: mean_f1(None, threshold, 0.5))
+    frame = max(FRAME_THRESHOLDS, key=lambda threshold: mean_f1(0.2, onset, threshold))
+    return {"onset_threshold": onset, "frame_threshold": frame}
+
+
 def export_pretrained(data_path, runs=RUNS, out=OUT):
     """hw/pretrained/ from the run's model-best.pt; returns the ONNX file's path."""
     folder = run_folder(PROFILE, MODEL, SEED, runs)
@@ -61,12 +91,17 @@ def export_pretrained(data_path, runs=RUNS, out=OUT):
     megabytes = os.path.getsize(onnx_path) / 2 ** 20
     if megabytes > MAX_MEGABYTES:
         sys.exit(f"{onnx_path} takes {megabytes:.1f} MB, over the {MAX_MEGABYTES} MB the repository allows")
+    thresholds = choose_thresholds(onnx_path, data_path)
+    from export import write_metadata
+    write_metadata(onnx_path, thresholds)
+    print(f"thresholds chosen on the validation pieces: {thresholds}")
     import torch
     best_checkpoint = torch.load(best, weights_only=True)
     rows, config = read_run(logdir)
     description = {
         "model_type": MODEL, "cnn_unit": best_checkpoint["cnn_unit"], "fc_unit": best_checkpoint["fc_unit"],
         "step": best_checkpoint["step"], "validation_note_f1": round(best_checkpoint["note_f1"], 4),
+        "thresholds": {**thresholds, "chosen_on": "the validation pieces (stored in transcriber.onnx's metadata)"},
         "trained_steps": rows[-1]["step"], "training_hours": round(rows[-1]["elapsed"] / 3600, 2),
         "training": {k: config[k] for k in ("args", "python", "torch", "numpy", "device", "cpu_threads",
                                             "git_commit", "command") if k in config},

@@ -12,6 +12,9 @@ After writing, the export runs the first --check_seconds of every test piece of 
 them, 30 s of noise) through both, and reports the largest difference of probabilities and whether the
 notes are the same.
 
+A model may carry its own onset and frame thresholds in the ONNX file's metadata (the pretrained
+transcriber's were chosen on the validation pieces); transcribe.py and the page use them unless told others.
+
 --web DIR writes a folder for any static web host (try it with `python -m http.server -d DIR`): index.html
 and the page's scripts from web/, the model, and ONNX Runtime Web and a MIDI writer from the npm registry at
 the versions of web/package-lock.json (make setup fetches them into web/node_modules). The page decodes a
@@ -38,6 +41,7 @@ from constants import DEFAULT_DATA_PATH, HOP_SIZE, N_FFT, SAMPLE_RATE
 from evaluate import extract_notes, load_model
 
 OUTPUT_NAMES = ["frame_logit", "onset_logit", "offset_logit", "velocity"]
+THRESHOLDS = {"onset_threshold": 0.5, "frame_threshold": 0.5}   # unless the model carries its own
 OPSET = 17
 HERE = os.path.dirname(os.path.abspath(__file__))
 PRETRAINED = os.path.join(HERE, "pretrained", "transcriber.onnx")
@@ -92,11 +96,19 @@ def export_onnx(model, path, metadata=None):
         torch.onnx.export(model, (audio,), path, input_names=["audio"], output_names=names, opset_version=OPSET,
                           dynamic_axes={"audio": {1: "samples"}, **{name: {1: "frames"} for name in names}},
                           dynamo=False)
-    saved = onnx.load(path)
-    for key, value in (metadata or {}).items():
-        saved.metadata_props.add(key=key, value=str(value))
-    onnx.save(saved, path)
+    write_metadata(path, metadata or {})
     return names
+
+
+def write_metadata(path, metadata):
+    """Set entries of an ONNX file's metadata: what the model is, and thresholds chosen for it."""
+    onnx, _ = onnx_packages()
+    saved = onnx.load(path)
+    kept = [(entry.key, entry.value) for entry in saved.metadata_props if entry.key not in metadata]
+    del saved.metadata_props[:]
+    for key, value in kept + [(key, str(value)) for key, value in metadata.items()]:
+        saved.metadata_props.add(key=key, value=value)
+    onnx.save(saved, path)
 
 
 class OnnxModel:
@@ -111,6 +123,9 @@ class OnnxModel:
             self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         except Exception as error:
             sys.exit(f"{path} is not an ONNX transcriber onnxruntime can load ({type(error).__name__}: {error})")
+        # Thresholds chosen on validation pieces travel in the file (the pretrained transcriber's do).
+        stored = self.session.get_modelmeta().custom_metadata_map
+        self.thresholds = {name: float(stored.get(name, default)) for name, default in THRESHOLDS.items()}
 
     def __call__(self, audio):
         outputs = self.session.run(None, {"audio": audio.detach().cpu().float().numpy()})
@@ -177,7 +192,7 @@ def write_page(folder, onnx_path, description):
     if os.path.abspath(onnx_path) != os.path.abspath(os.path.join(folder, "model.onnx")):
         shutil.copyfile(onnx_path, os.path.join(folder, "model.onnx"))
     with open(os.path.join(folder, "model.json"), "w") as f:
-        json.dump({"description": description}, f)
+        json.dump({"description": description, **OnnxModel(onnx_path).thresholds}, f)
 
 
 def pretrained_model():

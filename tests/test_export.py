@@ -110,6 +110,16 @@ def test_onnx_thresholds_and_errors(checkpoints, tiny_data, tmp_path):
         assert result.returncode == 0, result.stderr[-2000:]
         counts[threshold] = int(result.stdout.split(" notes ->")[0].rsplit(", ", 1)[1])
     assert counts["0.001"] > counts["0.5"]
+    # Thresholds stored in the model (as the pretrained transcriber stores those chosen on validation) are
+    # the defaults; flags still win.
+    sys.path.insert(0, str(hw))
+    from export import write_metadata
+    write_metadata(onnx_path, {"onset_threshold": 0.001, "frame_threshold": 0.001})
+    for flags, expected in (((), counts["0.001"]), (("--onset_threshold", "0.5", "--frame_threshold", "0.5"),
+                                                     counts["0.5"])):
+        result = run(hw, "transcribe.py", onnx_path, os.path.join(tiny_data, record["audio_filename"]), *flags,
+                     "--out", str(tmp_path / "stored"))
+        assert int(result.stdout.split(" notes ->")[0].rsplit(", ", 1)[1]) == expected, result.stderr[-2000:]
     result = run(hw, "transcribe.py", onnx_path, os.path.join(tiny_data, record["audio_filename"]), "--backend", "torch")
     assert result.returncode == 1 and "is an ONNX model: it runs with --backend onnx" in result.stderr
     (tmp_path / "broken.onnx").write_bytes(b"not a model")

@@ -6,7 +6,7 @@ import sys
 
 import onnx
 
-from grader.pretrained import MODEL, export_pretrained, train_pretrained
+from grader.pretrained import FRAME_THRESHOLDS, MODEL, ONSET_THRESHOLDS, export_pretrained, train_pretrained
 from grader.reference import ROOT, run_folder
 
 
@@ -17,8 +17,11 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     assert "resumed from" in open(os.path.join(logdir, "console.log")).read()
     path = export_pretrained(tiny_data, runs, out)
     assert os.path.getsize(path) < 25 * 2 ** 20
-    assert {m.key: m.value for m in onnx.load(path).metadata_props}["model_type"] == MODEL
+    stored = {m.key: m.value for m in onnx.load(path).metadata_props}
+    assert stored["model_type"] == MODEL
     config = json.load(open(os.path.join(out, "config.json")))
+    assert float(stored["onset_threshold"]) == config["thresholds"]["onset_threshold"] in ONSET_THRESHOLDS
+    assert float(stored["frame_threshold"]) == config["thresholds"]["frame_threshold"] in FRAME_THRESHOLDS
     assert config["trained_steps"] == 4 and config["model_type"] == MODEL
     assert any("Salamander" in line and "CC BY 3.0" in line for line in config["pianos_heard"])
     assert config["data"]["composition"][0].strip().startswith("train:")

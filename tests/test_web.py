@@ -6,15 +6,19 @@ import subprocess
 import sys
 
 import numpy as np
+import onnxruntime
 import pretty_midi
 import pytest
 import soundfile
+from mir_eval.util import midi_to_hz
 
 from bench.browser import CHROMIUM, open_in_chromium
 from bench.extract_notes import random_rolls
 from evaluate import extract_notes, note_scores
 from handout_runs import write_handout_with_solutions, threshold_with_notes, train_briefly
 from submissions import ROOT
+
+PRETRAINED = os.path.join(ROOT, "hw", "pretrained", "transcriber.onnx")
 
 NODE = shutil.which("node") or shutil.which("nodejs")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)")
@@ -120,7 +124,7 @@ def test_the_page_needs_a_model_and_a_folder(tmp_path):
 def test_the_pretrained_page(tiny_data, tmp_path):
     result = subprocess.run([sys.executable, "export.py", "--pretrained", "--web", str(tmp_path / "page")],
                             cwd=os.path.join(ROOT, "hw"), capture_output=True, text=True)
-    if not os.path.exists(os.path.join(ROOT, "hw", "pretrained", "transcriber.onnx")):
+    if not os.path.exists(PRETRAINED):
         assert result.returncode == 1 and "this copy of the kit has no pretrained transcriber" in result.stderr
         return
     assert result.returncode == 0, result.stderr[-2000:]
@@ -130,3 +134,16 @@ def test_the_pretrained_page(tiny_data, tmp_path):
                                                         os.path.join(tiny_data, record["audio_filename"]))
     assert transcription["done"] and not errors and len(transcription["notes"]) > 0, status
     assert len({n["velocity"] for n in transcription["notes"]}) > 1            # it predicts velocities
+    # With the thresholds the model carries (model.json), as transcribe.py --pretrained uses them.
+    expected = subprocess.run([sys.executable, "transcribe.py", "--pretrained", os.path.join(tiny_data,
+                               record["audio_filename"]), "--out", str(tmp_path / "expected")],
+                              cwd=os.path.join(ROOT, "hw"), capture_output=True, text=True)
+    assert expected.returncode == 0, expected.stderr[-2000:]
+    stored = onnxruntime.InferenceSession(PRETRAINED).get_modelmeta().custom_metadata_map
+    assert transcription["thresholds"] == {"onsetThreshold": float(stored.get("onset_threshold", 0.5)),
+                                           "frameThreshold": float(stored.get("frame_threshold", 0.5))}
+    reference = pretty_midi.PrettyMIDI(str(next((tmp_path / "expected").glob("*.mid")))).instruments[0].notes
+    found = transcription["notes"]
+    scores = note_scores(np.array([[n.start, n.end] for n in reference]), midi_to_hz(np.array([n.pitch for n in reference])),
+                         np.array([[n["start"], n["end"]] for n in found]), midi_to_hz(np.array([n["pitch"] for n in found])))
+    assert scores[2] >= 0.95, scores

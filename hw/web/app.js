@@ -1,10 +1,11 @@
 // The page: decode a recording, send it to the worker, then draw, play and offer the notes it found.
-// When done, window.transcription = {done: true, notes: [{pitch, start, end, velocity}]} (MIDI pitch,
-// seconds, MIDI velocity), for tests and curious users.
+// When done, window.transcription = {done: true, notes: [{pitch, start, end, velocity}], thresholds} (MIDI
+// pitch, seconds, MIDI velocity), for tests and curious users.
 const SAMPLE_RATE = 16000, HOP_SIZE = 512, MIN_MIDI = 21;
 const SECONDS_PER_FRAME = HOP_SIZE / SAMPLE_RATE;
 const CONSTANT_VELOCITY = 80;                 // as transcribe.py, for models that do not predict velocity
 const query = new URLSearchParams(location.search);
+// The address's thresholds, else the model's own (model.json, once read), else 0.5.
 const thresholds = {onsetThreshold: Number(query.get("onset_threshold") || 0.5),
                     frameThreshold: Number(query.get("frame_threshold") || 0.5)};
 const $ = (id) => document.getElementById(id);
@@ -140,7 +141,7 @@ async function handle(file) {
     $("play").onclick = () => play(notes);
     $("stop").onclick = stop;
     $("result").classList.remove("hidden");
-    window.transcription = {done: true, notes, seconds, transcribeSeconds: took};
+    window.transcription = {done: true, notes, seconds, transcribeSeconds: took, thresholds: {...thresholds}};
   } catch (error) {
     say(error.message, true);
     window.transcription = {done: false, error: error.message, notes: []};
@@ -159,4 +160,6 @@ $("drop").addEventListener("drop", (event) => {
 });
 fetch("model.json").then((r) => r.json()).then((info) => {
   $("model").textContent += ` Model: ${info.description}.`;
+  thresholds.onsetThreshold = Number(query.get("onset_threshold") || info.onset_threshold || 0.5);
+  thresholds.frameThreshold = Number(query.get("frame_threshold") || info.frame_threshold || 0.5);
 }).catch(() => {});
