@@ -172,6 +172,6 @@ def run_tasks(client, jobs, timeout, resources=None, progress=None):
             counts["failed"] += 1
         outcomes[name] = outcome
         if progress:
-            counts["running"] = len(futures)
+            counts["running"] = sum(len(keys) for keys in client.processing().values())
             progress(name, outcome, counts)
     return outcomes

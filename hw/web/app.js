@@ -6,8 +6,10 @@ const SECONDS_PER_FRAME = HOP_SIZE / SAMPLE_RATE;
 const CONSTANT_VELOCITY = 80;                 // as transcribe.py, for models that do not predict velocity
 const query = new URLSearchParams(location.search);
 // The address's thresholds, else the model's own (model.json, once read), else 0.5.
-const thresholds = {onsetThreshold: Number(query.get("onset_threshold") || 0.5),
-                    frameThreshold: Number(query.get("frame_threshold") || 0.5)};
+const thresholdsFor = (model) => ({
+  onsetThreshold: Number(query.get("onset_threshold") || model.onset_threshold || 0.5),
+  frameThreshold: Number(query.get("frame_threshold") || model.frame_threshold || 0.5)});
+let thresholds = thresholdsFor({});
 const $ = (id) => document.getElementById(id);
 window.transcription = {done: false, notes: []};
 let playing = null;
@@ -160,6 +162,5 @@ $("drop").addEventListener("drop", (event) => {
 });
 fetch("model.json").then((r) => r.json()).then((info) => {
   $("model").textContent += ` Model: ${info.description}.`;
-  thresholds.onsetThreshold = Number(query.get("onset_threshold") || info.onset_threshold || 0.5);
-  thresholds.frameThreshold = Number(query.get("frame_threshold") || info.frame_threshold || 0.5);
+  thresholds = thresholdsFor(info);
 }).catch(() => {});
