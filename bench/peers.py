@@ -1,15 +1,17 @@
 """The kit's transcription beside basic-pitch's (Spotify's general-purpose transcriber) on the same files.
 
     python bench/peers.py [CHECKPOINT ...] [--pretrained] [--backend torch onnx] [--data_path data/default]
-                          [--group test] [--densest 10]
+                          [--group test] [--densest 10] [--thresholds own|validation]
 
 Each checkpoint (a train.py .pt, or an .onnx from export.py) runs on each --backend it can (a .pt on torch,
 and on onnxruntime through an export made on the spot; an .onnx on onnxruntime); --pretrained adds the
 kit's pretrained transcriber (hw/pretrained/transcriber.onnx, and with torch the run it was exported
 from, runs/pretrained/.../model-best.pt, where this machine has it). All transcribe every piece of the
-group whole, in 30 s chunks as transcribe.py does; all are scored with the kit's own note matching
-(mir_eval's rules: onsets within 50 ms; offsets within 20 % or 50 ms for note-with-offsets) against the
-notes of the piece's MIDI file as the loader reads them. Printed: note F1 and note-with-offsets F1 overall,
+group whole, in 30 s chunks as transcribe.py does, at their own thresholds (those an ONNX file carries,
+else 0.5) or, with --thresholds validation, at those that score best on the validation pieces
+(grader/thresholds.py; basic-pitch keeps its own tuned defaults). All are scored with the kit's own note
+matching (mir_eval's rules: onsets within 50 ms; offsets within 20 % or 50 ms for note-with-offsets)
+against the notes of the piece's MIDI file as the loader reads them. Printed: note F1 and note-with-offsets F1 overall,
 per piano, per room family and on the densest pieces (notes per second), and the seconds each needs per
 minute of audio on this machine.
 
@@ -142,11 +144,19 @@ def main():
     parser.add_argument("--data_path", default=os.path.join(ROOT, "data", "default"))
     parser.add_argument("--group", default="test")
     parser.add_argument("--densest", type=int, default=10, help="how many of the densest pieces to score apart")
+    parser.add_argument("--thresholds", choices=["own", "validation"], default="own",
+                        help="each model's own thresholds, or those chosen on the validation pieces of --data_path")
     args = parser.parse_args()
     torch.set_num_threads(2)
     models = kit_models(args.checkpoints, args.pretrained, args.backend)
     if not models:
         parser.error("name a checkpoint, or --pretrained")
+    if args.thresholds == "validation":
+        from grader.thresholds import choose_thresholds
+        models = {name: (model, choose_thresholds(model, args.data_path)) for name, (model, _) in models.items()}
+    for name, (_, thresholds) in models.items():
+        print(f"{name}: onset threshold {thresholds['onset_threshold']}, frame threshold "
+              f"{thresholds['frame_threshold']}")
     dataset = MAESTRO_small(args.data_path, groups=[args.group], sequence_length=None, random_sample=False)
     made_by = {os.path.normpath(os.path.join(args.data_path, r["audio_filename"])): r
                for r in read_records(args.data_path)}

@@ -20,14 +20,13 @@ import subprocess
 import sys
 
 from .reference import ROOT, read_run, run_folder, train
+from .thresholds import choose_thresholds
 
 RUNS = os.path.join(ROOT, "runs", "pretrained")
 OUT = os.path.join(ROOT, "hw", "pretrained")
 MODEL, PROFILE, SEED = "onf_full", "cpu", 42
 VALIDATION_INTERVAL = 2000
 MAX_MEGABYTES = 25
-ONSET_THRESHOLDS = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6]     # tried on the validation pieces
-FRAME_THRESHOLDS = [0.3, 0.4, 0.5, 0.6]
 # The pianos of the training split (data/README.md) and their licences.
 PIANO_LICENCES = [
     "Salamander Grand Piano V3 by Alexander Holm (Yamaha C5), CC BY 3.0, "
@@ -50,33 +49,6 @@ def data_description(data_path):
             "composition": describe(json.loads(raw)).splitlines()}
 
 
-def choose_thresholds(onnx_path, data_path):
-    """The onset threshold with the best mean note F1 on the validation pieces, then the frame threshold with
-    the best note-with-offsets F1 there (the test pieces are never looked at), through the exported model."""
-    hw = os.path.join(ROOT, "hw")
-    if hw not in sys.path:
-        sys.path.insert(0, hw)                 # the handout's own modules: trusted
-    import numpy as np
-    import torch
-    from dataset import MAESTRO_small
-    from evaluate import extract_notes, note_scores, to_mir_eval
-    from export import OnnxModel
-    model = OnnxModel(onnx_path, threads=2)
-    pieces = []
-    for item in MAESTRO_small(data_path, groups=["validation"], sequence_length=None):
-        frame, onset = (torch.sigmoid(logit[0]).numpy() for logit in model(item["audio"][None])[:2])
-        reference = to_mir_eval(*extract_notes(item["onset"].numpy(), item["frame"].numpy())[:2])
-        pieces.append((frame, onset, reference))
-
-    def mean_f1(offset_ratio, onset_threshold, frame_threshold):
-        return np.mean([note_scores(*reference, *to_mir_eval(*extract_notes(onset, frame, None, onset_threshold,
-                                                                            frame_threshold)[:2]),
-                                    offset_ratio=offset_ratio)[2] for frame, onset, reference in pieces])
-    onset = max(ONSET_THRESHOLDS, key=lambda threshold: mean_f1(None, threshold, 0.5))
-    frame = max(FRAME_THRESHOLDS, key=lambda threshold: mean_f1(0.2, onset, threshold))
-    return {"onset_threshold": onset, "frame_threshold": frame}
-
-
 def export_pretrained(data_path, runs=RUNS, out=OUT):
     """hw/pretrained/ from the run's model-best.pt; returns the ONNX file's path."""
     folder = run_folder(PROFILE, MODEL, SEED, runs)
@@ -91,8 +63,8 @@ def export_pretrained(data_path, runs=RUNS, out=OUT):
     megabytes = os.path.getsize(onnx_path) / 2 ** 20
     if megabytes > MAX_MEGABYTES:
         sys.exit(f"{onnx_path} takes {megabytes:.1f} MB, over the {MAX_MEGABYTES} MB the repository allows")
-    thresholds = choose_thresholds(onnx_path, data_path)
-    from export import write_metadata
+    from export import OnnxModel, write_metadata
+    thresholds = choose_thresholds(OnnxModel(onnx_path, threads=2), data_path)
     write_metadata(onnx_path, thresholds)
     print(f"thresholds chosen on the validation pieces: {thresholds}")
     import torch

@@ -6,7 +6,8 @@ import sys
 
 import onnx
 
-from grader.pretrained import FRAME_THRESHOLDS, MODEL, ONSET_THRESHOLDS, export_pretrained, train_pretrained
+from grader.pretrained import MODEL, export_pretrained, train_pretrained
+from grader.thresholds import FRAME_THRESHOLDS, ONSET_THRESHOLDS
 from grader.reference import ROOT, run_folder
 
 
