@@ -14,8 +14,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 
@@ -82,8 +84,31 @@ def train(profile, model, seed, steps, validation_interval, data_path, runs=RUNS
     print(f"{profile}/{model} seed {seed}: " + ("resuming from " + checkpoint if checkpoint else "starting"), flush=True)
     with open(os.path.join(folder, "source.json"), "w") as f:
         json.dump({"git_commit": source_commit(), "command": " ".join(repeat)}, f)
-    subprocess.run(command, cwd=handout, check=True)
+    run_stopping_with_us(command, handout)
     return logdir
+
+
+def run_stopping_with_us(command, cwd):
+    """subprocess.run(command, check=True), except that a SIGTERM to this process (`kill`, a job scheduler)
+    stops the command too: an orphaned train.py would go on writing checkpoints beside the next sitting's."""
+    stopped = []
+
+    def stop(signum, frame):
+        stopped.append(signum)
+        process.terminate()
+    with subprocess.Popen(command, cwd=cwd) as process:
+        forward = threading.current_thread() is threading.main_thread()     # where Python allows handlers
+        if forward:
+            previous = signal.signal(signal.SIGTERM, stop)
+        try:
+            code = process.wait()
+        finally:
+            if forward:
+                signal.signal(signal.SIGTERM, previous)
+    if stopped:
+        sys.exit(f"stopped by signal {stopped[0]}; the run resumes from its newest checkpoint")
+    if code:
+        raise subprocess.CalledProcessError(code, command)
 
 
 def source_commit():

@@ -1,8 +1,10 @@
 """grader/pretrained.py: a real (short) run of the pretrained transcriber's recipe, resumed, then exported."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import onnx
 
@@ -35,3 +37,23 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
                             text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert os.path.exists(run_folder("cpu", MODEL, 42, runs))
+
+
+def test_stopping_a_sitting_stops_its_training_process(tiny_data, tmp_path):
+    """`kill` on the sitting must not leave train.py running on, beside the next sitting's, into the same folder."""
+    runs = str(tmp_path / "runs")
+    sitting = subprocess.Popen([sys.executable, "-c", "import sys; from grader.pretrained import train_pretrained; "
+                                "train_pretrained(100000, 1, sys.argv[1], sys.argv[2])", tiny_data, runs], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children = f"/proc/{sitting.pid}/task/{sitting.pid}/children"
+    console = os.path.join(run_folder("cpu", MODEL, 42, runs), "log", "console.log")
+    deadline = time.time() + 120
+    while not (os.path.exists(console) and open(children).read().split()) and time.time() < deadline:
+        time.sleep(0.2)
+    training = int(open(children).read().split()[0])
+    os.kill(sitting.pid, signal.SIGTERM)
+    assert sitting.wait(timeout=60) != 0
+    deadline = time.time() + 30
+    while os.path.exists(f"/proc/{training}") and time.time() < deadline:
+        time.sleep(0.2)
+    assert not os.path.exists(f"/proc/{training}")
