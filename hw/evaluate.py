@@ -1,6 +1,7 @@
 """From frame and onset probabilities to notes, and the scores of the homework (through mir_eval).
 
     python evaluate.py runs/exp_.../model-best.pt [--group test] [--data_path DIR] [--by piano room.family]
+                       [--onset_threshold 0.5] [--frame_threshold 0.5]
 """
 import argparse
 import os
@@ -261,6 +262,8 @@ def main():
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--by", nargs="+", default=list(GROUP_BY), metavar="FIELD",
                         help="data.json fields to average by (default: piano room.family); e.g. canonical_composer")
+    parser.add_argument("--onset_threshold", type=float, default=0.5, help="the homework scores at 0.5")
+    parser.add_argument("--frame_threshold", type=float, default=0.5)
     args = parser.parse_args()
     model, _ = load_model(args.checkpoint, args.device)
     try:
@@ -273,8 +276,11 @@ def main():
     if unknown:
         sys.exit(f"--by: no piece in {args.data_path}/data.json has {', '.join(unknown)}; its fields are "
                  f"{', '.join(sorted({key for record in records for key in record}))}")
-    lines = report_lines(evaluate(model, dataset, args.device), dataset, args.by)
-    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), f"results-{args.group}.txt")
+    metrics = evaluate(model, dataset, args.device, args.onset_threshold, args.frame_threshold)
+    lines = report_lines(metrics, dataset, args.by)
+    thresholds = (args.onset_threshold, args.frame_threshold)
+    name = f"results-{args.group}" + ("" if thresholds == (0.5, 0.5) else "-onset{}-frame{}".format(*thresholds))
+    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), name + ".txt")
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

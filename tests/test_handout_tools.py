@@ -288,3 +288,21 @@ def test_a_model_with_wrong_outputs_is_named(tiny_data, tmp_path):
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "forward must return (frame_logit, onset_logit), each of shape (2, 160, 88)" in result.stderr
     assert "[(2, 88, 160), (2, 160, 88)]" in result.stderr
+
+
+def test_evaluate_cli_scores_at_other_thresholds(trained, tiny_data, tmp_path):
+    """Lower thresholds count more frames and onsets as sounding; those results get a file of their own."""
+    logdir, _ = trained
+    checkpoint = os.path.join(logdir, "model-4.pt")
+
+    def recalls(*thresholds):
+        result = run(["evaluate.py", checkpoint, "--data_path", tiny_data, "--group", "validation", *thresholds])
+        assert result.returncode == 0, result.stderr[-2000:]
+        lines = result.stdout.splitlines()
+        scores = {line.split()[1]: float(line.split()[3]) for line in lines if line.split()[:1] == ["frame"]}
+        return scores["frame_recall"], scores["onset_recall"], lines[-1]
+    *at_half, wrote = recalls()
+    assert wrote.endswith("results-validation.txt")
+    *lower, wrote = recalls("--onset_threshold", "0.001", "--frame_threshold", "0.01")
+    assert wrote.endswith("results-validation-onset0.001-frame0.01.txt")
+    assert lower[0] > at_half[0] and lower[1] > at_half[1]
