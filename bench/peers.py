@@ -11,9 +11,9 @@ group whole, in 30 s chunks as transcribe.py does, at their own thresholds (thos
 else 0.5) or, with --thresholds validation, at those that score best on the validation pieces
 (grader/thresholds.py; basic-pitch keeps its own tuned defaults). All are scored with the kit's own note
 matching (mir_eval's rules: onsets within 50 ms; offsets within 20 % or 50 ms for note-with-offsets)
-against the notes of the piece's MIDI file as the loader reads them. Printed: note F1 and note-with-offsets F1 overall,
-per piano, per room family and on the densest pieces (notes per second), and the seconds each needs per
-minute of audio on this machine.
+against the notes of the piece's MIDI file as the loader reads them. Printed: note F1 and
+note-with-offsets F1 overall, per piano, per room family and on the densest pieces (notes per second),
+and the seconds each needs per minute of audio on this machine.
 
 basic-pitch is never a dependency of the kit: the first run installs it, with onnxruntime, into its own
 virtual environment under runs/peers-venv (its ONNX route, see ../shared/REFERENCE.md) and runs it there.

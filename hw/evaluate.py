@@ -188,6 +188,14 @@ def results_lines(metrics):
     return lines
 
 
+def probability(text):
+    """A threshold flag's value: a probability strictly between 0 and 1."""
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must lie between 0 and 1 (it is a probability), not {value}")
+    return value
+
+
 GROUP_BY = ("piano", "room.family")      # what made each piece of the kit's own data (MAESTRO's records lack them)
 
 
@@ -262,8 +270,8 @@ def main():
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--by", nargs="+", default=list(GROUP_BY), metavar="FIELD",
                         help="data.json fields to average by (default: piano room.family); e.g. canonical_composer")
-    parser.add_argument("--onset_threshold", type=float, default=0.5, help="the homework scores at 0.5")
-    parser.add_argument("--frame_threshold", type=float, default=0.5)
+    parser.add_argument("--onset_threshold", type=probability, default=0.5, help="the homework scores at 0.5")
+    parser.add_argument("--frame_threshold", type=probability, default=0.5)
     args = parser.parse_args()
     model, _ = load_model(args.checkpoint, args.device)
     try:

@@ -23,7 +23,7 @@ from scipy.signal import resample_poly
 from tqdm import tqdm
 
 from constants import HOP_SIZE, MIN_MIDI, SAMPLE_RATE
-from evaluate import evaluate_piece, extract_notes, load_model
+from evaluate import evaluate_piece, extract_notes, load_model, probability
 from export import PRETRAINED, THRESHOLDS
 
 CHUNK_SECONDS = 30         # audio per forward pass
@@ -218,18 +218,16 @@ def main():
     parser.add_argument("--reference", nargs="+", default=None, metavar="MIDI",
                         help="the true notes, one MIDI file per recording, aligned with it: drawn in the picture, "
                              "and the transcription is scored against them")
-    parser.add_argument("--onset_threshold", type=float, help="onset probability that starts a note (default: "
-                                                                "the model's own, as the pretrained one has, else 0.5)")
-    parser.add_argument("--frame_threshold", type=float, help="frame probability that holds a note (default: the "
-                                                                "model's own, else 0.5)")
+    parser.add_argument("--onset_threshold", type=probability,
+                        help="onset probability that starts a note (default: the model's own, as the pretrained one "
+                             "has, else 0.5)")
+    parser.add_argument("--frame_threshold", type=probability,
+                        help="frame probability that holds a note (default: the model's own, else 0.5)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     args.checkpoint, args.audio = (PRETRAINED, args.inputs) if args.pretrained else (args.inputs[0], args.inputs[1:])
     if not args.audio:
         parser.error("name a checkpoint and then at least one recording (or --pretrained and the recordings)")
-    for flag in ("onset_threshold", "frame_threshold"):
-        if getattr(args, flag) is not None and not 0 < getattr(args, flag) < 1:
-            parser.error(f"--{flag} must lie between 0 and 1 (it is a probability), not {getattr(args, flag)}")
     if args.reference and len(args.reference) != len(args.audio):
         parser.error(f"--reference names {len(args.reference)} MIDI files for {len(args.audio)} recordings; "
                      "give one per recording, in the same order")
