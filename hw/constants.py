@@ -12,6 +12,9 @@ MIN_MIDI = 21                # A0, the lowest piano key
 MAX_MIDI = 108               # C8, the highest piano key
 N_KEYS = MAX_MIDI - MIN_MIDI + 1
 
+ONSET_THRESHOLD = 0.5        # a note starts where its onset probability passes this (the homework scores at 0.5)
+FRAME_THRESHOLD = 0.5        # and lasts while its frame probability stays above this
+
 SEQUENCE_LENGTH = 102400     # samples in a training crop: 6.4 s, 200 frames
 FRAMES_PER_SECOND = SAMPLE_RATE / HOP_SIZE
 

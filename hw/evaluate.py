@@ -15,10 +15,10 @@ from mir_eval.transcription import average_overlap_ratio, match_notes
 from mir_eval.transcription_velocity import precision_recall_f1_overlap as velocity_scores
 from mir_eval.util import f_measure, midi_to_hz
 
-from constants import HOP_SIZE, MIN_MIDI, SAMPLE_RATE
+from constants import FRAME_THRESHOLD, HOP_SIZE, MIN_MIDI, ONSET_THRESHOLD, SAMPLE_RATE
 
 
-def extract_notes(onsets, frames, velocity=None, onset_threshold=0.5, frame_threshold=0.5):
+def extract_notes(onsets, frames, velocity=None, onset_threshold=ONSET_THRESHOLD, frame_threshold=FRAME_THRESHOLD):
     """Notes from T x 88 onset and frame probabilities (numpy arrays or tensors).
 
     A note starts where the onset probability rises above its threshold. It lasts while the onset or
@@ -93,7 +93,7 @@ def note_scores(ref_intervals, ref_hz, est_intervals, est_hz, offset_ratio=None)
 
 
 def evaluate_piece(frame_prob, onset_prob, label_frame, label_onset, velocity=None, label_velocity=None,
-                   onset_threshold=0.5, frame_threshold=0.5):
+                   onset_threshold=ONSET_THRESHOLD, frame_threshold=FRAME_THRESHOLD):
     """Every metric of one piece: T x 88 probabilities against T x 88 label rolls (numpy arrays).
 
     With a predicted velocity roll (values in [0, 1]), the note metrics with velocity are added.
@@ -148,7 +148,8 @@ def losses(outputs, labels):
     return terms
 
 
-def evaluate(model, dataset, device, onset_threshold=0.5, frame_threshold=0.5, midi_folder=None):
+def evaluate(model, dataset, device, onset_threshold=ONSET_THRESHOLD, frame_threshold=FRAME_THRESHOLD,
+             midi_folder=None):
     """Run the model on every item of a dataset; returns {metric: [value per item]} including the losses.
 
     With midi_folder, each item's transcription is also written there as <audio file name>.mid.
@@ -270,8 +271,8 @@ def main():
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--by", nargs="+", default=list(GROUP_BY), metavar="FIELD",
                         help="data.json fields to average by (default: piano room.family); e.g. canonical_composer")
-    parser.add_argument("--onset_threshold", type=probability, default=0.5, help="the homework scores at 0.5")
-    parser.add_argument("--frame_threshold", type=probability, default=0.5)
+    parser.add_argument("--onset_threshold", type=probability, default=ONSET_THRESHOLD)
+    parser.add_argument("--frame_threshold", type=probability, default=FRAME_THRESHOLD)
     args = parser.parse_args()
     model, _ = load_model(args.checkpoint, args.device)
     try:
@@ -287,7 +288,8 @@ def main():
     metrics = evaluate(model, dataset, args.device, args.onset_threshold, args.frame_threshold)
     lines = report_lines(metrics, dataset, args.by)
     thresholds = (args.onset_threshold, args.frame_threshold)
-    name = f"results-{args.group}" + ("" if thresholds == (0.5, 0.5) else "-onset{}-frame{}".format(*thresholds))
+    homework = thresholds == (ONSET_THRESHOLD, FRAME_THRESHOLD)
+    name = f"results-{args.group}" + ("" if homework else "-onset{}-frame{}".format(*thresholds))
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), name + ".txt")
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")

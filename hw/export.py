@@ -37,11 +37,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from constants import DEFAULT_DATA_PATH, HOP_SIZE, N_FFT, SAMPLE_RATE
+from constants import DEFAULT_DATA_PATH, FRAME_THRESHOLD, HOP_SIZE, N_FFT, ONSET_THRESHOLD, SAMPLE_RATE
 from evaluate import extract_notes, load_model
 
 OUTPUT_NAMES = ["frame_logit", "onset_logit", "offset_logit", "velocity"]
-THRESHOLDS = {"onset_threshold": 0.5, "frame_threshold": 0.5}   # unless the model carries its own
+THRESHOLDS = {"onset_threshold": ONSET_THRESHOLD, "frame_threshold": FRAME_THRESHOLD}  # unless the model has its own
 OPSET = 17
 HERE = os.path.dirname(os.path.abspath(__file__))
 PRETRAINED = os.path.join(HERE, "pretrained", "transcriber.onnx")

@@ -22,7 +22,7 @@ import torch
 from scipy.signal import resample_poly
 from tqdm import tqdm
 
-from constants import HOP_SIZE, MIN_MIDI, SAMPLE_RATE
+from constants import FRAME_THRESHOLD, HOP_SIZE, MIN_MIDI, ONSET_THRESHOLD, SAMPLE_RATE
 from evaluate import evaluate_piece, extract_notes, load_model, probability
 from export import PRETRAINED, THRESHOLDS
 
@@ -139,7 +139,8 @@ def draw(path, audio, frame_prob, pitches, intervals, title, reference=None):
     plt.close(fig)
 
 
-def score_against(reference_path, frame_prob, onset_prob, velocity, onset_threshold=0.5, frame_threshold=0.5):
+def score_against(reference_path, frame_prob, onset_prob, velocity, onset_threshold=ONSET_THRESHOLD,
+                  frame_threshold=FRAME_THRESHOLD):
     """Note rows (onset frame, offset frame, key, velocity) of a reference MIDI file, and the homework's
     metrics of the transcription against it (the MIDI must be aligned with the recording)."""
     from dataset import DataError, note_frames, piano_rolls, read_notes
@@ -152,7 +153,8 @@ def score_against(reference_path, frame_prob, onset_prob, velocity, onset_thresh
                                  onset_threshold, frame_threshold)
 
 
-def transcribe(model, audio_path, out, device, reference_path=None, onset_threshold=0.5, frame_threshold=0.5):
+def transcribe(model, audio_path, out, device, reference_path=None, onset_threshold=ONSET_THRESHOLD,
+               frame_threshold=FRAME_THRESHOLD):
     name = os.path.splitext(os.path.basename(audio_path))[0]
     audio = read_audio(audio_path)
     if len(audio) < HOP_SIZE:
