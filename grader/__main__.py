@@ -52,8 +52,8 @@ def main(argv=None):
     reference.add_argument("--runs", default=None, help="folder of the runs (default: runs/reference)")
     reference.add_argument("--out", default=None, help="folder of the log examples (default: hw/log_examples)")
     pretrained = commands.add_parser("pretrained", help="train (or continue) the kit's pretrained transcriber, "
-                                                        "or export it to hw/pretrained")
-    pretrained.add_argument("action", choices=["train", "export"])
+                                                        "export it to hw/pretrained, or print its validation curve")
+    pretrained.add_argument("action", choices=["train", "export", "table"])
     pretrained.add_argument("--steps", type=int, default=200000, help="train until this step")
     pretrained.add_argument("--threads", type=int, default=1, help="CPU threads of the run")
     pretrained.add_argument("--data_path", default="data/default")
@@ -130,11 +130,13 @@ def main(argv=None):
                       spec["test"] and not args.skip_test, spec["flags"], args.threads, args.device)
             print("wrote", collect(args.profile, model, seeds, spec["name"], runs, out))
     elif args.command == "pretrained":
-        from .pretrained import export_pretrained, train_pretrained
+        from .pretrained import curve_table, export_pretrained, train_pretrained
         if args.action == "train":
             train_pretrained(args.steps, args.threads, args.data_path)
-        else:
+        elif args.action == "export":
             print("wrote", export_pretrained(args.data_path))
+        else:
+            print(curve_table())
     elif args.command == "grade":
         from .grade import grade, write_results
         results = grade(args.submission, args.data_path, args.test_data, args.metric_check, args.unsafe,

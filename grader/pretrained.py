@@ -3,6 +3,7 @@ spread over as many sittings as it takes, then exported to ONNX beside what it w
 
     python -m grader pretrained train [--steps 200000] [--threads 1]   # start, or continue where it stopped
     python -m grader pretrained export                                 # hw/pretrained/ from the best validation
+    python -m grader pretrained table                                  # hw/README.md's validation curve
 
 The run is a reference run of its own (runs/pretrained/<profile>/<model>-seed<N>/): the same train.py in a
 copy of the handout with the solutions' model.py, validating every VALIDATION_INTERVAL steps. Stopping it
@@ -10,7 +11,8 @@ loses at most one interval; `train` again resumes from the newest checkpoint. `e
 transcriber.onnx (weights and graph, no pickled objects; checked against torch on the test pieces; with the
 onset and frame thresholds that score best on the validation pieces in its metadata),
 config.json (the model, its training, the data set and the licences of the pianos it heard),
-training_log.txt and metrics.jsonl.
+training_log.txt and metrics.jsonl. `table` prints the validation curve of that metrics.jsonl as the
+markdown table hw/README.md shows.
 """
 import hashlib
 import json
@@ -27,6 +29,7 @@ OUT = os.path.join(ROOT, "hw", "pretrained")
 MODEL, PROFILE, SEED = "onf_full", "cpu", 42
 VALIDATION_INTERVAL = 2000
 MAX_MEGABYTES = 25
+TABLE_EVERY = 4000         # steps between the columns of the README's validation curve (the last step is added)
 # The pianos of the training split (data/README.md) and their licences.
 PIANO_LICENCES = [
     "Salamander Grand Piano V3 by Alexander Holm (Yamaha C5), CC BY 3.0, "
@@ -87,3 +90,14 @@ def export_pretrained(data_path, runs=RUNS, out=OUT):
         f.writelines(json.dumps(row) + "\n" for row in rows)
     return onnx_path
 
+
+
+def curve_table(metrics_path=os.path.join(OUT, "metrics.jsonl"), every=TABLE_EVERY):
+    """The validation curve of an export (note and frame F1 at thresholds 0.5) as a markdown table."""
+    with open(metrics_path) as f:
+        rows = [json.loads(line) for line in f]
+    shown = [row for row in rows if row["step"] % every == 0 or row is rows[-1]]
+    lines = ["| step | " + " | ".join(str(row["step"]) for row in shown) + " |", "|---|" + "---|" * len(shown)]
+    for name, key in [("note F1", "metric/note/f1"), ("frame F1", "metric/frame/frame_f1")]:
+        lines.append(f"| {name} | " + " | ".join(f"{row[key]:.3f}" for row in shown) + " |")
+    return "\n".join(lines)
