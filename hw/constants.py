@@ -14,6 +14,9 @@ N_KEYS = MAX_MIDI - MIN_MIDI + 1
 
 ONSET_THRESHOLD = 0.5        # a note starts where its onset probability passes this (the homework scores at 0.5)
 FRAME_THRESHOLD = 0.5        # and lasts while its frame probability stays above this
+# What `evaluate.py --sweep` tries; down to 0.01, where a briefly trained model's onsets often lie.
+ONSET_SWEEP = (0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+FRAME_SWEEP = (0.3, 0.4, 0.5, 0.6)
 
 SEQUENCE_LENGTH = 102400     # samples in a training crop: 6.4 s, 200 frames
 FRAMES_PER_SECOND = SAMPLE_RATE / HOP_SIZE

@@ -2,6 +2,7 @@
 
     python evaluate.py runs/exp_.../model-best.pt [--group test] [--data_path DIR] [--by piano room.family]
                        [--onset_threshold 0.5] [--frame_threshold 0.5]
+    python evaluate.py runs/exp_.../model-best.pt --sweep     # which thresholds suit it, on the validation pieces
 """
 import argparse
 import os
@@ -15,7 +16,7 @@ from mir_eval.transcription import average_overlap_ratio, match_notes
 from mir_eval.transcription_velocity import precision_recall_f1_overlap as velocity_scores
 from mir_eval.util import f_measure, midi_to_hz
 
-from constants import FRAME_THRESHOLD, HOP_SIZE, MIN_MIDI, ONSET_THRESHOLD, SAMPLE_RATE
+from constants import FRAME_SWEEP, FRAME_THRESHOLD, HOP_SIZE, MIN_MIDI, ONSET_SWEEP, ONSET_THRESHOLD, SAMPLE_RATE
 
 
 def extract_notes(onsets, frames, velocity=None, onset_threshold=ONSET_THRESHOLD, frame_threshold=FRAME_THRESHOLD):
@@ -180,6 +181,48 @@ def evaluate(model, dataset, device, onset_threshold=ONSET_THRESHOLD, frame_thre
     return results
 
 
+def probabilities(model, dataset, device):
+    """(frame_prob, onset_prob, label_frame, label_onset) of every item, as T x 88 numpy arrays."""
+    pieces, training = [], model.training
+    model.eval()
+    with torch.no_grad():
+        for item in dataset:
+            frame_logit, onset_logit = model(item["audio"].to(device).unsqueeze(0))[:2]
+            pieces.append((torch.sigmoid(frame_logit[0]).cpu().numpy(), torch.sigmoid(onset_logit[0]).cpu().numpy(),
+                           item["frame"].numpy(), item["onset"].numpy()))
+    model.train(training)
+    return pieces
+
+
+def sweep_thresholds(pieces, onset_thresholds=ONSET_SWEEP, frame_thresholds=FRAME_SWEEP):
+    """Mean note F1 of the pieces at each onset threshold (frames at 0.5), then, at the best of those,
+    mean note-with-offsets F1 at each frame threshold: the frame threshold decides where notes end.
+    pieces: (frame_prob, onset_prob, label_frame, label_onset) each. Returns the two {threshold: F1}."""
+    references = [to_mir_eval(*extract_notes(onset, frame)[:2]) for _, _, frame, onset in pieces]
+
+    def mean_f1(onset_threshold, frame_threshold, offset_ratio):
+        scores = []
+        for (frame, onset, _, _), reference in zip(pieces, references):
+            estimate = to_mir_eval(*extract_notes(onset, frame, None, onset_threshold, frame_threshold)[:2])
+            scores.append(note_scores(*reference, *estimate, offset_ratio=offset_ratio)[2])
+        return float(np.mean(scores))
+    onset_f1 = {threshold: mean_f1(threshold, FRAME_THRESHOLD, None) for threshold in onset_thresholds}
+    best_onset = max(onset_f1, key=onset_f1.get)
+    frame_f1 = {threshold: mean_f1(best_onset, threshold, 0.2) for threshold in frame_thresholds}
+    return onset_f1, frame_f1
+
+
+def sweep_lines(onset_f1, frame_f1):
+    def row(name, values):
+        return f"{name:>22}" + "".join(f"{value:6.2f}" if name.endswith("threshold") else f"{value:6.3f}"
+                                       for value in values)
+    best_onset, best_frame = max(onset_f1, key=onset_f1.get), max(frame_f1, key=frame_f1.get)
+    return [row("onset threshold", onset_f1), row("note F1", onset_f1.values()), "",
+            f"at onset threshold {best_onset}:", row("frame threshold", frame_f1),
+            row("note-with-offsets F1", frame_f1.values()), "",
+            f"best: --onset_threshold {best_onset} --frame_threshold {best_frame}"]
+
+
 def results_lines(metrics):
     """The 2020 homework's results.txt lines: mean and standard deviation over pieces."""
     lines = []
@@ -264,7 +307,8 @@ def main():
     from dataset import DataError, MAESTRO_small, read_records
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint")
-    parser.add_argument("--group", default="test", choices=["train", "validation", "test", "debug"])
+    parser.add_argument("--group", default=None, choices=["train", "validation", "test", "debug"],
+                        help="default: test, or validation with --sweep")
     parser.add_argument("--data_path", default=DEFAULT_DATA_PATH)
     parser.add_argument("--sequence_length", type=int, default=None, help="evaluate the first N samples only")
     parser.add_argument("--out", default=None, help="results file (default: results-<group>.txt by the checkpoint)")
@@ -273,7 +317,11 @@ def main():
                         help="data.json fields to average by (default: piano room.family); e.g. canonical_composer")
     parser.add_argument("--onset_threshold", type=probability, default=ONSET_THRESHOLD)
     parser.add_argument("--frame_threshold", type=probability, default=FRAME_THRESHOLD)
+    parser.add_argument("--sweep", action="store_true",
+                        help="print note F1 over a range of thresholds instead (on the validation pieces by default)")
     args = parser.parse_args()
+    # Thresholds are chosen on pieces the test scores do not come from.
+    args.group = args.group or ("validation" if args.sweep else "test")
     model, _ = load_model(args.checkpoint, args.device)
     try:
         dataset = MAESTRO_small(args.data_path, groups=[args.group], sequence_length=args.sequence_length,
@@ -285,6 +333,10 @@ def main():
     if unknown:
         sys.exit(f"--by: no piece in {args.data_path}/data.json has {', '.join(unknown)}; its fields are "
                  f"{', '.join(sorted({key for record in records for key in record}))}")
+    if args.sweep:
+        print(f"{args.group} pieces of {args.data_path}")
+        print("\n".join(sweep_lines(*sweep_thresholds(probabilities(model, dataset, args.device)))))
+        return
     metrics = evaluate(model, dataset, args.device, args.onset_threshold, args.frame_threshold)
     lines = report_lines(metrics, dataset, args.by)
     thresholds = (args.onset_threshold, args.frame_threshold)

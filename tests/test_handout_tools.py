@@ -309,3 +309,20 @@ def test_evaluate_cli_scores_at_other_thresholds(trained, tiny_data, tmp_path):
     *lower, wrote = recalls("--onset_threshold", "0.001", "--frame_threshold", "0.01")
     assert wrote.endswith("results-validation-onset0.001-frame0.01.txt")
     assert lower[0] > at_half[0] and lower[1] > at_half[1]
+
+
+def test_evaluate_sweep_prints_f1_per_threshold_on_the_validation_pieces(trained, tiny_data):
+    from constants import FRAME_SWEEP, ONSET_SWEEP
+    logdir, _ = trained
+    before = sorted(os.listdir(logdir))
+    result = run(["evaluate.py", os.path.join(logdir, "model-4.pt"), "--data_path", tiny_data, "--sweep"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"validation pieces of {tiny_data}"
+    rows = {line[:22].strip(): line[22:].split() for line in lines if line[:22].strip()}
+    assert [float(value) for value in rows["onset threshold"]] == list(ONSET_SWEEP)
+    assert [float(value) for value in rows["frame threshold"]] == list(FRAME_SWEEP)
+    assert all(0 <= float(value) <= 1 for value in rows["note F1"] + rows["note-with-offsets F1"])
+    best = lines[-1].split()
+    assert best[0] == "best:" and float(best[2]) in ONSET_SWEEP and float(best[4]) in FRAME_SWEEP
+    assert sorted(os.listdir(logdir)) == before                  # it only reports: no results file

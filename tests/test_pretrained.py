@@ -8,8 +8,8 @@ import time
 
 import onnx
 
+from constants import FRAME_SWEEP, ONSET_SWEEP
 from grader.pretrained import MODEL, curve_table, export_pretrained, train_pretrained
-from grader.thresholds import FRAME_THRESHOLDS, ONSET_THRESHOLDS
 from grader.reference import ROOT, run_folder
 
 
@@ -23,8 +23,8 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     stored = {m.key: m.value for m in onnx.load(path).metadata_props}
     assert stored["model_type"] == MODEL
     config = json.load(open(os.path.join(out, "config.json")))
-    assert float(stored["onset_threshold"]) == config["thresholds"]["onset_threshold"] in ONSET_THRESHOLDS
-    assert float(stored["frame_threshold"]) == config["thresholds"]["frame_threshold"] in FRAME_THRESHOLDS
+    assert float(stored["onset_threshold"]) == config["thresholds"]["onset_threshold"] in ONSET_SWEEP
+    assert float(stored["frame_threshold"]) == config["thresholds"]["frame_threshold"] in FRAME_SWEEP
     assert config["trained_steps"] == 4 and config["model_type"] == MODEL
     assert any("Salamander" in line and "CC BY 3.0" in line for line in config["pianos_heard"])
     assert config["data"]["composition"][0].strip().startswith("train:")
