@@ -91,7 +91,6 @@ def export_pretrained(data_path, runs=RUNS, out=OUT):
     return onnx_path
 
 
-
 def curve_table(metrics_path=os.path.join(OUT, "metrics.jsonl"), every=TABLE_EVERY):
     """The validation curve of an export (note and frame F1 at thresholds 0.5) as a markdown table."""
     with open(metrics_path) as f:

@@ -213,13 +213,12 @@ def sweep_thresholds(pieces, onset_thresholds=ONSET_SWEEP, frame_thresholds=FRAM
 
 
 def sweep_lines(onset_f1, frame_f1):
-    def row(name, values):
-        return f"{name:>22}" + "".join(f"{value:6.2f}" if name.endswith("threshold") else f"{value:6.3f}"
-                                       for value in values)
+    def row(name, values, digits):
+        return f"{name:>22}" + "".join(f"{value:6.{digits}f}" for value in values)
     best_onset, best_frame = max(onset_f1, key=onset_f1.get), max(frame_f1, key=frame_f1.get)
-    return [row("onset threshold", onset_f1), row("note F1", onset_f1.values()), "",
-            f"at onset threshold {best_onset}:", row("frame threshold", frame_f1),
-            row("note-with-offsets F1", frame_f1.values()), "",
+    return [row("onset threshold", onset_f1, 2), row("note F1", onset_f1.values(), 3), "",
+            f"at onset threshold {best_onset}:", row("frame threshold", frame_f1, 2),
+            row("note-with-offsets F1", frame_f1.values(), 3), "",
             f"best: --onset_threshold {best_onset} --frame_threshold {best_frame}"]
 
 
