@@ -12,7 +12,7 @@ transcriber.onnx (weights and graph, no pickled objects; checked against torch o
 onset and frame thresholds that score best on the validation pieces in its metadata),
 config.json (the model, its training, the data set and the licences of the pianos it heard),
 training_log.txt and metrics.jsonl. `table` prints the validation curve of that metrics.jsonl as the
-markdown table hw/README.md shows.
+markdown table hw/README.md shows, the shipped step marked.
 """
 import hashlib
 import json
@@ -91,12 +91,16 @@ def export_pretrained(data_path, runs=RUNS, out=OUT):
     return onnx_path
 
 
-def curve_table(metrics_path=os.path.join(OUT, "metrics.jsonl"), every=TABLE_EVERY):
-    """The validation curve of an export (note and frame F1 at thresholds 0.5) as a markdown table."""
-    with open(metrics_path) as f:
+def curve_table(out=OUT, every=TABLE_EVERY):
+    """The validation curve of an export (note and frame F1 at thresholds 0.5) as a markdown table: every
+    `every` steps, the last step, and the step whose weights were shipped (marked)."""
+    with open(os.path.join(out, "metrics.jsonl")) as f:
         rows = [json.loads(line) for line in f]
-    shown = [row for row in rows if row["step"] % every == 0 or row is rows[-1]]
-    lines = ["| step | " + " | ".join(str(row["step"]) for row in shown) + " |", "|---|" + "---|" * len(shown)]
+    with open(os.path.join(out, "config.json")) as f:
+        shipped = json.load(f)["step"]
+    shown = [row for row in rows if row["step"] % every == 0 or row["step"] == shipped or row is rows[-1]]
+    steps = [f"{row['step']} (shipped)" if row["step"] == shipped else str(row["step"]) for row in shown]
+    lines = ["| step | " + " | ".join(steps) + " |", "|---|" + "---|" * len(shown)]
     for name, key in [("note F1", "metric/note/f1"), ("frame F1", "metric/frame/frame_f1")]:
         lines.append(f"| {name} | " + " | ".join(f"{row[key]:.3f}" for row in shown) + " |")
     return "\n".join(lines)

@@ -29,5 +29,4 @@ def choose_thresholds(model, data_path, group="validation"):
     for item in MAESTRO_small(data_path, groups=[group], sequence_length=None):
         frame, onset, _ = predict(model, item["audio"].numpy().astype(np.float32), "cpu")
         pieces.append((frame, onset, item["frame"].numpy(), item["onset"].numpy()))
-    onset_f1, frame_f1 = sweep_thresholds(pieces)
-    return {"onset_threshold": max(onset_f1, key=onset_f1.get), "frame_threshold": max(frame_f1, key=frame_f1.get)}
+    return sweep_thresholds(pieces)[2]

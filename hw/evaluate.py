@@ -197,7 +197,8 @@ def probabilities(model, dataset, device):
 def sweep_thresholds(pieces, onset_thresholds=ONSET_SWEEP, frame_thresholds=FRAME_SWEEP):
     """Mean note F1 of the pieces at each onset threshold (frames at 0.5), then, at the best of those,
     mean note-with-offsets F1 at each frame threshold: the frame threshold decides where notes end.
-    pieces: (frame_prob, onset_prob, label_frame, label_onset) each. Returns the two {threshold: F1}."""
+    pieces: (frame_prob, onset_prob, label_frame, label_onset) each.
+    Returns the two {threshold: F1} and the best pair, as {"onset_threshold": .., "frame_threshold": ..}."""
     references = [to_mir_eval(*extract_notes(onset, frame)[:2]) for _, _, frame, onset in pieces]
 
     def mean_f1(onset_threshold, frame_threshold, offset_ratio):
@@ -209,17 +210,17 @@ def sweep_thresholds(pieces, onset_thresholds=ONSET_SWEEP, frame_thresholds=FRAM
     onset_f1 = {threshold: mean_f1(threshold, FRAME_THRESHOLD, None) for threshold in onset_thresholds}
     best_onset = max(onset_f1, key=onset_f1.get)
     frame_f1 = {threshold: mean_f1(best_onset, threshold, 0.2) for threshold in frame_thresholds}
-    return onset_f1, frame_f1
+    best = {"onset_threshold": best_onset, "frame_threshold": max(frame_f1, key=frame_f1.get)}
+    return onset_f1, frame_f1, best
 
 
-def sweep_lines(onset_f1, frame_f1):
+def sweep_lines(onset_f1, frame_f1, best):
     def row(name, values, digits):
         return f"{name:>22}" + "".join(f"{value:6.{digits}f}" for value in values)
-    best_onset, best_frame = max(onset_f1, key=onset_f1.get), max(frame_f1, key=frame_f1.get)
     return [row("onset threshold", onset_f1, 2), row("note F1", onset_f1.values(), 3), "",
-            f"at onset threshold {best_onset}:", row("frame threshold", frame_f1, 2),
+            f"at onset threshold {best['onset_threshold']}:", row("frame threshold", frame_f1, 2),
             row("note-with-offsets F1", frame_f1.values(), 3), "",
-            f"best: --onset_threshold {best_onset} --frame_threshold {best_frame}"]
+            f"best: --onset_threshold {best['onset_threshold']} --frame_threshold {best['frame_threshold']}"]
 
 
 def results_lines(metrics):

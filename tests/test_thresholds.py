@@ -48,7 +48,8 @@ def test_thresholds_chosen_on_validation_recover_an_unsure_models_notes(tiny_dat
     assert recovered > at_half + 0.1
     assert recovered >= mean_note_f1(validation_pieces(sure, tiny_data), 0.5) - 0.05
     # The sweep's curve is the homework's note F1 at each threshold, and its best is the one chosen.
-    onset_f1, frame_f1 = sweep_thresholds(pieces)
+    onset_f1, frame_f1, best = sweep_thresholds(pieces)
+    assert best == chosen
     assert abs(onset_f1[0.5] - at_half) < 1e-9 and abs(onset_f1[chosen["onset_threshold"]] - recovered) < 1e-9
     assert max(onset_f1.values()) == onset_f1[chosen["onset_threshold"]]
     assert max(frame_f1.values()) == frame_f1[chosen["frame_threshold"]]
