@@ -12,8 +12,9 @@ else 0.5) or, with --thresholds validation, at those that score best on the vali
 (grader/thresholds.py; basic-pitch keeps its own tuned defaults). All are scored with the kit's own note
 matching (mir_eval's rules: onsets within 50 ms; offsets within 20 % or 50 ms for note-with-offsets)
 against the notes of the piece's MIDI file as the loader reads them. Printed: note F1 and
-note-with-offsets F1 overall, per piano, per room family and on the densest pieces (notes per second),
-and the seconds each needs per minute of audio on this machine.
+note-with-offsets F1 overall, per piano, per room family and on the densest pieces (notes per second);
+the share of the reference notes each finds in each register of the keyboard (all pieces pooled: where
+the misses are); and the seconds each needs per minute of audio on this machine.
 
 basic-pitch is never a dependency of the kit: the first run installs it, with onnxruntime, into its own
 virtual environment under runs/peers-venv (its ONNX route, see ../shared/REFERENCE.md) and runs it there.
@@ -28,7 +29,7 @@ import time
 
 import numpy as np
 import torch
-from mir_eval.util import midi_to_hz
+from mir_eval.util import hz_to_midi, midi_to_hz
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "solutions"), os.path.join(ROOT, "hw")]     # the solutions' models load too
@@ -54,6 +55,10 @@ for path in sys.argv[1:]:
     print(json.dumps({"path": path, "seconds": time.perf_counter() - started, "notes": notes}), flush=True)
 """
 
+# Registers of the keyboard for the recall table: (name, lowest MIDI pitch, highest), about an octave each.
+REGISTERS = [("A0-B1", 21, 35), ("C2-B2", 36, 47), ("C3-B3", 48, 59), ("C4-B4", 60, 71), ("C5-B5", 72, 83),
+             ("C6-C8", 84, 108)]
+
 
 def peer_python():
     python = os.path.join(PEER_VENV, "bin", "python")
@@ -77,6 +82,16 @@ def scores(reference, estimate):
     onset_only = note_scores(ref_intervals, ref_hz, est_intervals, est_hz, offset_ratio=None)
     with_offsets = note_scores(ref_intervals, ref_hz, est_intervals, est_hz, offset_ratio=0.2)
     return {"note F1": onset_only[2], "note-with-offsets F1": with_offsets[2]}
+
+
+def register_recall(reference, estimate, low, high):
+    """(reference notes found, reference notes) among the keys low-high. Notes match only on their own key,
+    so keeping both lists to those keys leaves exactly the matches the whole piece has there."""
+    (ref_intervals, ref_hz), (est_intervals, est_hz) = reference, estimate
+    ref_keys, est_keys = np.round(hz_to_midi(ref_hz)), np.round(hz_to_midi(est_hz))
+    r, e = (ref_keys >= low) & (ref_keys <= high), (est_keys >= low) & (est_keys <= high)
+    recall = note_scores(ref_intervals[r], ref_hz[r], est_intervals[e], est_hz[e])[1]
+    return recall * r.sum(), r.sum()
 
 
 def kit_transcriptions(model, dataset, thresholds):
@@ -181,6 +196,13 @@ def main():
         cells = [f"{np.mean([per_piece[name][i]['note F1'] for i in indices]):.3f} / "
                  f"{np.mean([per_piece[name][i]['note-with-offsets F1'] for i in indices]):.3f}" for name in systems]
         print(f"{group:34}{len(indices):7d}" + "".join(f"{cell:>{width}}" for cell in cells))
+    print("note recall by register: the share of the reference notes found, all pieces pooled")
+    print(f"{'':34}{'notes':>7}" + "".join(f"{name:>{width}}" for name in systems))
+    for register, low, high in REGISTERS:
+        found = {name: np.sum([register_recall(ref, est, low, high) for ref, (est, _) in zip(references, rows)], axis=0)
+                 for name, rows in systems.items()}
+        count = int(next(iter(found.values()))[1])
+        print(f"{register:34}{count:7d}" + "".join(f"{found[name][0] / max(count, 1):>{width}.3f}" for name in systems))
     for name, rows in systems.items():
         seconds = sum(seconds for _, seconds in rows)
         print(f"{name}: {seconds / minutes:.2f} s per minute of audio, {minutes * 60 / seconds:.0f} s of audio "
