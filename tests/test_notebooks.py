@@ -41,6 +41,7 @@ def test_notebook_runs(name, tiny_data, tmp_path, monkeypatch):
         assert [row["step"] for row in rows] == [2, 4]
         assert os.path.exists(tmp_path / "run" / "results.txt")
         transcribed = os.path.splitext(os.path.basename(settings(name, tiny_data, tmp_path)["RECORDING"]))[0]
-        assert os.path.getsize(tmp_path / "run" / "transcriptions" / f"{transcribed}.mid") > 0
+        for who in ("yours", "pretrained"):
+            assert os.path.getsize(tmp_path / "run" / "transcriptions" / who / f"{transcribed}.mid") > 0
         images = [o for o in outputs if "image/png" in o.get("data", {})]
-        assert len(images) == 2                           # the curves and the transcription's picture
+        assert len(images) == 3                           # the curves and the two transcriptions' pictures
