@@ -9,7 +9,8 @@ Reads WAV, FLAC, OGG or MP3 at any sample rate and channel count (mixed to mono,
 Long recordings run in chunks, so memory stays bounded. For each input NAME it writes, in --out:
 NAME.npz (frame and onset probabilities, and velocity when the model predicts it), NAME.mid, NAME.wav
 (the MIDI played by FluidSynth) and NAME.png (the log-mel spectrogram over the frame probabilities and the
-notes found, in rows of 30 s; with --reference, the true notes too).
+notes found, in rows of 30 s; with --reference, the true notes too). A recording that cannot be read is
+reported and skipped; the others are still transcribed.
 """
 import argparse
 import os
@@ -34,14 +35,18 @@ ROW_SECONDS = 30           # the picture wraps long recordings into rows this lo
 MAX_ROWS = 20              # and draws at most the first 10 minutes
 
 
+class RecordingError(Exception):
+    """A recording (or its reference MIDI) that cannot be transcribed: the others of a batch still are."""
+
+
 def read_audio(path):
     """Float32 mono audio at SAMPLE_RATE from any file soundfile can read."""
     try:
         audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
     except Exception as error:
-        sys.exit(f"cannot read audio file {path} ({error})")
+        raise RecordingError(f"cannot read audio file {path} ({error})")
     if len(audio) == 0:
-        sys.exit(f"audio file {path} is empty")
+        raise RecordingError(f"audio file {path} is empty")
     audio = audio.mean(axis=1)
     if rate != SAMPLE_RATE:
         ratio = Fraction(SAMPLE_RATE, rate)
@@ -147,7 +152,7 @@ def score_against(reference_path, frame_prob, onset_prob, velocity, onset_thresh
     try:
         notes = note_frames(read_notes(reference_path), len(frame_prob))
     except DataError as error:
-        sys.exit(f"--reference: {error}")
+        raise RecordingError(f"--reference: {error}")
     rolls = piano_rolls(notes, 0, len(frame_prob))
     return notes, evaluate_piece(frame_prob, onset_prob, rolls["frame"], rolls["onset"], velocity, rolls["velocity"],
                                  onset_threshold, frame_threshold)
@@ -158,7 +163,8 @@ def transcribe(model, audio_path, out, device, reference_path=None, onset_thresh
     name = os.path.splitext(os.path.basename(audio_path))[0]
     audio = read_audio(audio_path)
     if len(audio) < HOP_SIZE:
-        sys.exit(f"audio file {audio_path} is shorter than one frame ({HOP_SIZE} samples at {SAMPLE_RATE} Hz)")
+        raise RecordingError(f"audio file {audio_path} is shorter than one frame ({HOP_SIZE} samples at "
+                             f"{SAMPLE_RATE} Hz)")
     frame_prob, onset_prob, velocity = predict(model, audio, device, name)
     pitches, intervals, velocities = extract_notes(onset_prob, frame_prob, velocity, onset_threshold, frame_threshold)
     stem = os.path.join(out, name)
@@ -233,13 +239,25 @@ def main():
     if args.reference and len(args.reference) != len(args.audio):
         parser.error(f"--reference names {len(args.reference)} MIDI files for {len(args.audio)} recordings; "
                      "give one per recording, in the same order")
+    names = [os.path.splitext(os.path.basename(path))[0] for path in args.audio]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        parser.error(f"more than one recording is named {', '.join(repeated)}: their outputs in --out would overwrite "
+                     "each other; transcribe them in separate runs with different --out folders")
     model = load_transcriber(args.checkpoint, args.backend, args.device)
     for flag, value in getattr(model, "thresholds", THRESHOLDS).items():
         if getattr(args, flag) is None:
             setattr(args, flag, value)
     os.makedirs(args.out, exist_ok=True)
+    failed = []
     for path, reference in zip(args.audio, args.reference or [None] * len(args.audio)):
-        transcribe(model, path, args.out, args.device, reference, args.onset_threshold, args.frame_threshold)
+        try:
+            transcribe(model, path, args.out, args.device, reference, args.onset_threshold, args.frame_threshold)
+        except RecordingError as error:
+            print(f"skipped: {error}", file=sys.stderr)
+            failed.append(path)
+    if failed:
+        sys.exit(f"{len(failed)} of {len(args.audio)} recordings could not be transcribed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

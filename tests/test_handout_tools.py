@@ -1,4 +1,5 @@
 """train.py, evaluate.py and transcribe.py on real files: runs, outputs, and one-sentence errors."""
+import glob
 import json
 import os
 import shutil
@@ -277,6 +278,27 @@ def test_bad_inputs_get_one_sentence(trained, tiny_data, tmp_path):
         assert result.returncode != 0, args
         assert message in result.stderr and "Traceback" not in result.stderr, (args, result.stderr[-1500:])
     assert not (tmp_path / "stub").exists()              # a run that cannot start leaves no log folder
+
+
+def test_a_bad_recording_in_a_batch_skips_itself_only(trained, tiny_data, tmp_path):
+    logdir, _ = trained
+    checkpoint = os.path.join(logdir, "model-4.pt")
+    (tmp_path / "broken.wav").write_bytes(b"RIFF and nothing else")
+    good = sorted(glob.glob(os.path.join(tiny_data, "test", "*.flac")))[:2]
+    out = tmp_path / "out"
+    result = run(["transcribe.py", checkpoint, good[0], str(tmp_path / "broken.wav"), good[1], "--out", str(out)])
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "skipped: cannot read audio file" in result.stderr
+    assert f"1 of 3 recordings could not be transcribed: {tmp_path / 'broken.wav'}" in result.stderr
+    for path in good:                                  # the recordings before and after it are transcribed
+        assert (out / (os.path.splitext(os.path.basename(path))[0] + ".mid")).stat().st_size > 0
+    # Two recordings of the same name would write the same outputs: refused before anything is written.
+    (tmp_path / "again").mkdir()
+    shutil.copy(good[0], tmp_path / "again")
+    copy = str(tmp_path / "again" / os.path.basename(good[0]))
+    result = run(["transcribe.py", checkpoint, good[0], copy, "--out", str(tmp_path / "twice")])
+    assert result.returncode != 0 and "would overwrite each other" in result.stderr
+    assert not (tmp_path / "twice").exists()
 
 
 def test_a_model_with_wrong_outputs_is_named(tiny_data, tmp_path):
