@@ -2,6 +2,7 @@
 
     python bench/peers.py [CHECKPOINT ...] [--pretrained] [--backend torch onnx] [--data_path data/default]
                           [--group test] [--densest 10] [--thresholds own|validation]
+                          [--json FILE]
 
 Each checkpoint (a train.py .pt, or an .onnx from export.py) runs on each --backend it can (a .pt on torch,
 and on onnxruntime through an export made on the spot; an .onnx on onnxruntime); --pretrained adds the
@@ -14,12 +15,14 @@ matching (mir_eval's rules: onsets within 50 ms; offsets within 20 % or 50 ms fo
 against the notes of the piece's MIDI file as the loader reads them. Printed: note F1 and
 note-with-offsets F1 overall, per piano, per room family and on the densest pieces (notes per second);
 the share of the reference notes each finds in each register of the keyboard (all pieces pooled: where
-the misses are); and the seconds each needs per minute of audio on this machine.
+the misses are); and the seconds each needs per minute of audio on this machine. --json writes the same
+figures to a file, with the command, commit and machine that measured them.
 
 basic-pitch is never a dependency of the kit: the first run installs it, with onnxruntime, into its own
 virtual environment under runs/peers-venv (its ONNX route, see ../shared/REFERENCE.md) and runs it there.
 """
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -37,6 +40,8 @@ from constants import SAMPLE_RATE  # noqa: E402
 from dataset import MAESTRO_small, read_records  # noqa: E402
 from evaluate import extract_notes, load_model, note_scores, to_mir_eval  # noqa: E402
 from export import THRESHOLDS, OnnxModel, as_onnx  # noqa: E402
+from grader.reference import source_commit  # noqa: E402
+from train import cpu_name  # noqa: E402
 from transcribe import PRETRAINED, predict  # noqa: E402
 
 PEER_VENV = os.path.join(ROOT, "runs", "peers-venv")
@@ -55,6 +60,7 @@ for path in sys.argv[1:]:
     print(json.dumps({"path": path, "seconds": time.perf_counter() - started, "notes": notes}), flush=True)
 """
 
+METRICS = ("note F1", "note-with-offsets F1")
 # Registers of the keyboard for the recall table: (name, lowest MIDI pitch, highest), about an octave each.
 REGISTERS = [("A0-B1", 21, 35), ("C2-B2", 36, 47), ("C3-B3", 48, 59), ("C4-B4", 60, 71), ("C5-B5", 72, 83),
              ("C6-C8", 84, 108)]
@@ -71,6 +77,11 @@ def peer_python():
     return python
 
 
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 def reference_notes(piece):
     """The piece's notes as the loader reads them (frames of 32 ms): (intervals in seconds, pitches in Hz)."""
     notes = piece["notes"]                       # rows: onset frame, offset frame, key 0-87, velocity
@@ -81,7 +92,7 @@ def scores(reference, estimate):
     (ref_intervals, ref_hz), (est_intervals, est_hz) = reference, estimate
     onset_only = note_scores(ref_intervals, ref_hz, est_intervals, est_hz, offset_ratio=None)
     with_offsets = note_scores(ref_intervals, ref_hz, est_intervals, est_hz, offset_ratio=0.2)
-    return {"note F1": onset_only[2], "note-with-offsets F1": with_offsets[2]}
+    return dict(zip(METRICS, (onset_only[2], with_offsets[2])))
 
 
 def register_recall(reference, estimate, low, high):
@@ -161,6 +172,8 @@ def main():
     parser.add_argument("--densest", type=int, default=10, help="how many of the densest pieces to score apart")
     parser.add_argument("--thresholds", choices=["own", "validation"], default="own",
                         help="each model's own thresholds, or those chosen on the validation pieces of --data_path")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures there, with the command, commit and "
+                        "machine (hw/pretrained/peers.json for the shipped transcriber)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     models = kit_models(args.checkpoints, args.pretrained, args.backend)
@@ -189,24 +202,51 @@ def main():
             groups[f"{kind} {label}"] = [i for i, r in enumerate(records) if field(r) == label]
     densest = list(np.argsort(density)[::-1][:args.densest])
     groups[f"densest {len(densest)} ({min(density[i] for i in densest):.1f}+ notes/s)"] = densest
-    print(f"{len(dataset.pieces)} {args.group} pieces, {minutes:.1f} min of audio; note F1 / note-with-offsets F1")
-    width = max(24, *(len(name) + 2 for name in systems))
-    print(f"{'':34}{'pieces':>7}" + "".join(f"{name:>{width}}" for name in systems))
+    figures = {"command": "python bench/peers.py " + " ".join(sys.argv[1:]), "git_commit": source_commit(),
+               "machine": cpu_name(), "threads": torch.get_num_threads(),
+               "data_path": os.path.relpath(os.path.abspath(args.data_path), ROOT), "group": args.group, "minutes of audio": round(minutes, 3),
+               "files": {os.path.relpath(path, ROOT): sha256(path) for path in
+                         args.checkpoints + ([PRETRAINED] if args.pretrained else [])},
+               "thresholds": {name: thresholds for name, (_, thresholds) in models.items()}, "groups": {},
+               "registers": {}, "speed": {}}
     for group, indices in groups.items():
-        cells = [f"{np.mean([per_piece[name][i]['note F1'] for i in indices]):.3f} / "
-                 f"{np.mean([per_piece[name][i]['note-with-offsets F1'] for i in indices]):.3f}" for name in systems]
-        print(f"{group:34}{len(indices):7d}" + "".join(f"{cell:>{width}}" for cell in cells))
-    print("note recall by register: the share of the reference notes found, all pieces pooled")
-    print(f"{'':34}{'notes':>7}" + "".join(f"{name:>{width}}" for name in systems))
+        figures["groups"][group] = {"pieces": len(indices), **{key: {name: round(float(np.mean(
+            [per_piece[name][i][key] for i in indices])), 4) for name in systems} for key in METRICS}}
     for register, low, high in REGISTERS:
         found = {name: np.sum([register_recall(ref, est, low, high) for ref, (est, _) in zip(references, rows)], axis=0)
                  for name, rows in systems.items()}
         count = int(next(iter(found.values()))[1])
-        print(f"{register:34}{count:7d}" + "".join(f"{found[name][0] / max(count, 1):>{width}.3f}" for name in systems))
+        figures["registers"][register] = {"notes": count, "recall": {name: round(float(found[name][0]) / max(count, 1),
+                                                                                  4) for name in systems}}
     for name, rows in systems.items():
         seconds = sum(seconds for _, seconds in rows)
-        print(f"{name}: {seconds / minutes:.2f} s per minute of audio, {minutes * 60 / seconds:.0f} s of audio "
-              "per second (2 threads)")
+        figures["speed"][name] = {"seconds per minute of audio": round(seconds / minutes, 3),
+                                  "seconds of audio per second": round(minutes * 60 / seconds, 1)}
+    print("\n".join(table_lines(figures, list(systems))))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(figures, f, indent=1)
+        print("wrote", args.json)
+
+
+def table_lines(figures, systems):
+    """The printed report of a run's figures."""
+    width = max(24, *(len(name) + 2 for name in systems))
+    lines = [f"{figures['groups']['all']['pieces']} {figures['group']} pieces, {figures['minutes of audio']:.1f} min "
+             "of audio; note F1 / note-with-offsets F1",
+             f"{'':34}{'pieces':>7}" + "".join(f"{name:>{width}}" for name in systems)]
+    for group, row in figures["groups"].items():
+        cells = [f"{row[METRICS[0]][name]:.3f} / {row[METRICS[1]][name]:.3f}" for name in systems]
+        lines.append(f"{group:34}{row['pieces']:7d}" + "".join(f"{cell:>{width}}" for cell in cells))
+    lines += ["note recall by register: the share of the reference notes found, all pieces pooled",
+              f"{'':34}{'notes':>7}" + "".join(f"{name:>{width}}" for name in systems)]
+    for register, row in figures["registers"].items():
+        recalls = [f"{row['recall'][name]:.3f}" for name in systems]
+        lines.append(f"{register:34}{row['notes']:7d}" + "".join(f"{recall:>{width}}" for recall in recalls))
+    for name, speed in figures["speed"].items():
+        lines.append(f"{name}: {speed['seconds per minute of audio']:.2f} s per minute of audio, "
+                     f"{speed['seconds of audio per second']:.0f} s of audio per second ({figures['threads']} threads)")
+    return lines
 
 
 if __name__ == "__main__":

@@ -130,13 +130,13 @@ def main(argv=None):
                       spec["test"] and not args.skip_test, spec["flags"], args.threads, args.device)
             print("wrote", collect(args.profile, model, seeds, spec["name"], runs, out))
     elif args.command == "pretrained":
-        from .pretrained import curve_table, export_pretrained, train_pretrained
+        from .pretrained import export_pretrained, readme_figures, train_pretrained
         if args.action == "train":
             train_pretrained(args.steps, args.threads, args.data_path)
         elif args.action == "export":
             print("wrote", export_pretrained(args.data_path))
         else:
-            print(curve_table())
+            print(readme_figures())
     elif args.command == "grade":
         from .grade import grade, write_results
         results = grade(args.submission, args.data_path, args.test_data, args.metric_check, args.unsafe,

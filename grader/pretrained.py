@@ -3,7 +3,7 @@ spread over as many sittings as it takes, then exported to ONNX beside what it w
 
     python -m grader pretrained train [--steps 200000] [--threads 1]   # start, or continue where it stopped
     python -m grader pretrained export                                 # hw/pretrained/ from the best validation
-    python -m grader pretrained table                                  # hw/README.md's validation curve
+    python -m grader pretrained table                                  # hw/README.md's curve and figures
 
 The run is a reference run of its own (runs/pretrained/<profile>/<model>-seed<N>/): the same train.py in a
 copy of the handout with the solutions' model.py, validating every VALIDATION_INTERVAL steps. Stopping it
@@ -12,7 +12,9 @@ transcriber.onnx (weights and graph, no pickled objects; checked against torch o
 onset and frame thresholds that score best on the validation pieces in its metadata),
 config.json (the model, its training, the data set and the licences of the pianos it heard),
 training_log.txt and metrics.jsonl. `table` prints the validation curve of that metrics.jsonl as the
-markdown table hw/README.md shows, the shipped step marked.
+markdown table hw/README.md shows, the shipped step marked, and hw/README.md's paragraph of test figures
+from peers.json, which `python bench/peers.py --pretrained --backend onnx --json hw/pretrained/peers.json`
+writes after an export.
 """
 import hashlib
 import json
@@ -20,8 +22,9 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 
-from .reference import ROOT, read_run, run_folder, train
+from .reference import ROOT, copy_handout, read_run, run_folder, train
 from .thresholds import choose_thresholds
 
 RUNS = os.path.join(ROOT, "runs", "pretrained")
@@ -29,7 +32,7 @@ OUT = os.path.join(ROOT, "hw", "pretrained")
 MODEL, PROFILE, SEED = "onf_full", "cpu", 42
 VALIDATION_INTERVAL = 2000
 MAX_MEGABYTES = 25
-TABLE_EVERY = 4000         # steps between the columns of the README's validation curve (the last step is added)
+TABLE_EVERY = 8000         # steps between the columns of the README's validation curve (the last step is added)
 # The pianos of the training split (data/README.md) and their licences.
 PIANO_LICENCES = [
     "Salamander Grand Piano V3 by Alexander Holm (Yamaha C5), CC BY 3.0, "
@@ -61,8 +64,11 @@ def export_pretrained(data_path, runs=RUNS, out=OUT):
         sys.exit(f"no {best}: train first (python -m grader pretrained train)")
     os.makedirs(out, exist_ok=True)
     onnx_path = os.path.join(out, "transcriber.onnx")
+    copy_handout(os.path.join(folder, "hw"))                     # today's export.py, with the model it needs
     subprocess.run([sys.executable, "export.py", best, "--onnx", onnx_path, "--data_path", os.path.abspath(data_path)],
                    cwd=os.path.join(folder, "hw"), check=True)
+    if os.path.exists(os.path.join(out, "peers.json")):           # it measured the transcriber just replaced
+        os.remove(os.path.join(out, "peers.json"))
     megabytes = os.path.getsize(onnx_path) / 2 ** 20
     if megabytes > MAX_MEGABYTES:
         sys.exit(f"{onnx_path} takes {megabytes:.1f} MB, over the {MAX_MEGABYTES} MB the repository allows")
@@ -104,3 +110,38 @@ def curve_table(out=OUT, every=TABLE_EVERY):
     for name, key in [("note F1", "metric/note/f1"), ("frame F1", "metric/frame/frame_f1")]:
         lines.append(f"| {name} | " + " | ".join(f"{row[key]:.3f}" for row in shown) + " |")
     return "\n".join(lines)
+
+
+def figures_paragraph(out=OUT, kit="pretrained onnx", peer="basic-pitch"):
+    """hw/README.md's paragraph of the shipped transcriber's test figures, from bench/peers.py's peers.json."""
+    from data.render import UNSEEN_PIANO
+    from data.rooms import HELD_OUT_FAMILY
+    with open(os.path.join(out, "peers.json")) as f:
+        figures = json.load(f)
+    groups = figures["groups"]
+    densest = next(label for label in groups if label.startswith("densest"))
+
+    def pair(label, metric="note F1"):
+        return groups[label][metric][kit], groups[label][metric][peer]
+    overall, piano, room, dense = (pair(label) for label in ("all", "piano " + UNSEEN_PIANO,
+                                                             "room family " + HELD_OUT_FAMILY, densest))
+    offsets = pair("all", "note-with-offsets F1")
+    low, middle, high = (figures["registers"][name]["recall"] for name in ("A0-B1", "C4-B4", "C6-C8"))
+    speed = {name: round(figures["speed"][name]["seconds of audio per second"]) for name in (kit, peer)}
+    text = (f"On the {groups['all']['pieces']} test pieces (the course kit's `bench/peers.py`, {figures['threads']} "
+            f"cores) it scores note F1 {overall[0]:.3f} where basic-pitch, a general-purpose transcriber, scores "
+            f"{overall[1]:.3f}; {piano[0]:.3f} (basic-pitch {piano[1]:.3f}) on the piano it never heard, "
+            f"{room[0]:.3f} ({room[1]:.3f}) in the room family it never heard, and {dense[0]:.3f} ({dense[1]:.3f}) "
+            f"on the {groups[densest]['pieces']} densest pieces; note-with-offsets F1 {offsets[0]:.3f} "
+            f"({offsets[1]:.3f}). It finds {low[kit]:.2f} of the notes from A0 to B1, {middle[kit]:.2f} from C4 to "
+            f"B4 and {high[kit]:.2f} from C6 up (basic-pitch {low[peer]:.2f}, {middle[peer]:.2f} and "
+            f"{high[peer]:.2f}). It transcribes {speed[kit]} s of audio per second (basic-pitch {speed[peer]}).")
+    return textwrap.fill(text, width=110)
+
+
+def readme_figures(out=OUT):
+    """What hw/README.md shows of the shipped transcriber: its validation curve, then its test figures."""
+    if not os.path.exists(os.path.join(out, "peers.json")):
+        return (curve_table(out) + f"\n\n(no {os.path.join(out, 'peers.json')} yet: python bench/peers.py "
+                "--pretrained --backend onnx --json hw/pretrained/peers.json measures the test figures)")
+    return curve_table(out) + "\n\n" + figures_paragraph(out)

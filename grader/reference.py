@@ -70,10 +70,7 @@ def train(profile, model, seed, steps, validation_interval, data_path, runs=RUNS
     if finished and newest_checkpoint(logdir) and newest_checkpoint(logdir).endswith(f"-{steps}.pt"):
         print(f"{profile}/{model} seed {seed}: already done")
         return logdir
-    shutil.rmtree(handout, ignore_errors=True)
-    shutil.copytree(os.path.join(ROOT, "hw"), handout,
-                    ignore=shutil.ignore_patterns("runs", "tests", "log_examples", "__pycache__", "*.md"))
-    shutil.copyfile(os.path.join(ROOT, "solutions", "model.py"), os.path.join(handout, "model.py"))
+    copy_handout(handout)
     repeat = student_command(profile, model, seed, steps, validation_interval, flags, threads)
     command = [sys.executable] + repeat[1:] + ["--data_path", os.path.abspath(data_path), "--logdir",
                                                os.path.abspath(logdir)]
@@ -86,6 +83,15 @@ def train(profile, model, seed, steps, validation_interval, data_path, runs=RUNS
         json.dump({"git_commit": source_commit(), "command": " ".join(repeat)}, f)
     run_stopping_with_us(command, handout)
     return logdir
+
+
+def copy_handout(handout):
+    """A fresh copy of today's handout with the solutions' model.py, for a reference run's train.py (and the
+    tools that read its checkpoints)."""
+    shutil.rmtree(handout, ignore_errors=True)
+    shutil.copytree(os.path.join(ROOT, "hw"), handout,
+                    ignore=shutil.ignore_patterns("runs", "tests", "log_examples", "__pycache__", "*.md"))
+    shutil.copyfile(os.path.join(ROOT, "solutions", "model.py"), os.path.join(handout, "model.py"))
 
 
 def run_stopping_with_us(command, cwd):

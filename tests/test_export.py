@@ -134,8 +134,8 @@ def test_pretrained_transcriber(tiny_data, tmp_path):
     record = next(r for r in json.load(open(os.path.join(tiny_data, "data.json"))) if r["split"] == "test")
     audio, _ = soundfile.read(os.path.join(tiny_data, record["audio_filename"]), dtype="float32")
     files = []
-    for name, rate, channels in (("take.wav", 44100, 2), ("take-16k.flac", 16000, 1), ("take.ogg", 48000, 2),
-                                 ("take.mp3", 22050, 1)):
+    for name, rate, channels in (("take-44k.wav", 44100, 2), ("take-16k.flac", 16000, 1), ("take-48k.ogg", 48000, 2),
+                                 ("take-22k.mp3", 22050, 1)):
         resampled = resample_poly(audio, rate // 50, 16000 // 50).astype(np.float32)
         soundfile.write(tmp_path / name, np.stack([resampled] * channels, axis=1), rate)
         files.append(str(tmp_path / name))
@@ -151,3 +151,28 @@ def test_pretrained_transcriber(tiny_data, tmp_path):
         counts.append(len(notes.instruments[0].notes) if notes.instruments else 0)
         assert f"{path}: " in result.stdout
     assert min(counts) > 0 and max(counts) - min(counts) <= 0.1 * max(counts)   # the same music, whatever the file
+
+
+class FixedLogits:
+    """Stands for a runtime: returns the same frame and onset logits whatever the audio."""
+
+    def __init__(self, onset_logit):
+        self.frame, self.onset = torch.full((1, 40, 88), -6.0), torch.full((1, 40, 88), -6.0)
+        self.frame[0, 10:30, 40] = 6.0
+        self.onset[0, 10, 40] = onset_logit
+
+    def __call__(self, audio):
+        return self.frame, self.onset
+
+
+def test_rounding_at_a_threshold_is_told_apart_from_a_wrong_export():
+    """An onset at probability 0.50025 in one runtime and 0.49975 in the other starts a note in one only: that
+    is rounding, and the export stands. The same note missing because its probability fell to 0.2 is not."""
+    from export import compare
+    recordings = [("take", np.zeros(16000, np.float32))]
+    sure = FixedLogits(0.001)
+    assert compare(sure, FixedLogits(0.001), recordings) == (0.0, [], [])
+    largest, differing, tipped = compare(sure, FixedLogits(-0.001), recordings)
+    assert differing == [] and tipped == ["take"] and 4e-4 < largest < 6e-4
+    largest, differing, tipped = compare(sure, FixedLogits(-1.4), recordings)
+    assert differing == ["take"] and tipped == [] and largest > 0.25

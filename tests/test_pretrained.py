@@ -1,4 +1,5 @@
 """grader/pretrained.py: a real (short) run of the pretrained transcriber's recipe, resumed, then exported."""
+import hashlib
 import json
 import os
 import signal
@@ -9,7 +10,8 @@ import time
 import onnx
 
 from constants import FRAME_SWEEP, ONSET_SWEEP
-from grader.pretrained import MODEL, curve_table, export_pretrained, train_pretrained
+from grader.pretrained import (MODEL, OUT, curve_table, export_pretrained, figures_paragraph, readme_figures,
+                               train_pretrained)
 from grader.reference import ROOT, run_folder
 
 
@@ -18,7 +20,11 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     train_pretrained(2, 1, tiny_data, runs)
     logdir = train_pretrained(4, 1, tiny_data, runs)               # a later sitting continues the same run
     assert "resumed from" in open(os.path.join(logdir, "console.log")).read()
+    os.makedirs(out)
+    with open(os.path.join(out, "peers.json"), "w") as f:   # figures of an earlier transcriber
+        f.write("{}")
     path = export_pretrained(tiny_data, runs, out)
+    assert not os.path.exists(os.path.join(out, "peers.json"))   # gone with the transcriber they measured
     assert os.path.getsize(path) < 25 * 2 ** 20
     stored = {m.key: m.value for m in onnx.load(path).metadata_props}
     assert stored["model_type"] == MODEL
@@ -33,6 +39,7 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     expected = ["2 (shipped)", "4"] if config["step"] == 2 else ["4 (shipped)"]
     assert table[0] == "| step | " + " | ".join(expected) + " |", table[0]
     assert table[2].startswith("| note F1 | 0.") and len(table) == 4
+    assert "no " + os.path.join(out, "peers.json") + " yet" in readme_figures(out)
     assert os.path.exists(os.path.join(out, "training_log.txt"))
     # What transcribe.py --pretrained loads: the exported file, through onnxruntime, velocities included.
     record = json.load(open(os.path.join(tiny_data, "data.json")))[0]
@@ -61,3 +68,18 @@ def test_stopping_a_sitting_stops_its_training_process(tiny_data, tmp_path):
     while os.path.exists(f"/proc/{training}") and time.time() < deadline:
         time.sleep(0.2)
     assert not os.path.exists(f"/proc/{training}")
+
+
+def test_the_readme_shows_the_shipped_transcribers_measured_figures():
+    """hw/README.md's curve and test figures are those measured of the transcriber in hw/pretrained/."""
+    figures = json.load(open(os.path.join(OUT, "peers.json")))
+    shipped = open(os.path.join(OUT, "transcriber.onnx"), "rb").read()
+    assert figures["files"]["hw/pretrained/transcriber.onnx"] == hashlib.sha256(shipped).hexdigest(), \
+        "hw/pretrained/peers.json measured another transcriber: run bench/peers.py --pretrained --json again"
+    readme = open(os.path.join(ROOT, "hw", "README.md")).read()
+    assert curve_table() in readme and figures_paragraph() in readme, "paste python -m grader pretrained table"
+    config = json.load(open(os.path.join(OUT, "config.json")))
+    thresholds = config["thresholds"]
+    for said in (f"for {config['trained_steps']:,} steps so far", f"validation (step {config['step']:,})",
+                 f"({thresholds['onset_threshold']} and {thresholds['frame_threshold']})"):
+        assert said in readme.replace("\n", " "), f"hw/README.md should say {said!r}, as config.json does"
