@@ -204,7 +204,8 @@ def main():
     groups[f"densest {len(densest)} ({min(density[i] for i in densest):.1f}+ notes/s)"] = densest
     figures = {"command": "python bench/peers.py " + " ".join(sys.argv[1:]), "git_commit": source_commit(),
                "machine": cpu_name(), "threads": torch.get_num_threads(),
-               "data_path": os.path.relpath(os.path.abspath(args.data_path), ROOT), "group": args.group, "minutes of audio": round(minutes, 3),
+               "data_path": os.path.relpath(os.path.abspath(args.data_path), ROOT), "group": args.group,
+               "minutes of audio": round(minutes, 3),
                "files": {os.path.relpath(path, ROOT): sha256(path) for path in
                          args.checkpoints + ([PRETRAINED] if args.pretrained else [])},
                "thresholds": {name: thresholds for name, (_, thresholds) in models.items()}, "groups": {},
