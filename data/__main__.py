@@ -11,13 +11,15 @@ import os
 import sys
 import time
 
+from .synth import SIZES
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m data", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     synth = commands.add_parser("synth", help="synthesise a MAESTRO-format set from scores (offline)")
-    synth.add_argument("--size", choices=["tiny", "small", "default"], default="default")
+    synth.add_argument("--size", choices=list(SIZES), default="default")
     synth.add_argument("--out", required=True)
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--jobs", type=int, default=None, help="processes (default: one per core)")
@@ -46,7 +48,7 @@ def main(argv=None):
     start = time.time()
     if args.command == "synth":
         from .render import missing_soundfonts
-        from .synth import build, describe as describe_records
+        from .synth import build
         if missing_soundfonts():
             sys.exit(f"error: missing soundfonts {missing_soundfonts()}. Run `make setup` first.")
         path = build(args.size, args.out, seed=args.seed, jobs=args.jobs)

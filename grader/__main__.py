@@ -5,7 +5,7 @@
     python -m grader release --zip hw.zip   also build the student handout zip
     python -m grader reference --profile cpu [--set {5k,quick,debug}] [--models ...] [--seeds ...] [--skip_test]
                                        train (or resume) the reference runs, then write hw/log_examples
-    python -m grader pretrained {train,export} [--steps N]
+    python -m grader pretrained {train,export,table} [--steps N] [--data_path DIR]
                                        the kit's pretrained transcriber: train (resumable), then hw/pretrained
     python -m grader grade SUBMISSION [--out results.json] [--metric-check {none,quick,5k}] [--test_data DIR]
                                        [--device {cpu,cuda}]
@@ -56,7 +56,9 @@ def main(argv=None):
     pretrained.add_argument("action", choices=["train", "export", "table"])
     pretrained.add_argument("--steps", type=int, default=200000, help="train until this step")
     pretrained.add_argument("--threads", type=int, default=1, help="CPU threads of the run")
-    pretrained.add_argument("--data_path", default="data/default")
+    pretrained.add_argument("--data_path", default="data/default",
+                            help="train: the data of this sitting (e.g. data/large); "
+                                 "export: where its validation and test pieces are")
     for name, help_text in [("grade", "grade one submission (folder, zip or model.py)"),
                             ("grade-all", "grade every submission in a folder")]:
         sub = commands.add_parser(name, help=help_text)

@@ -1,16 +1,20 @@
-"""The kit's pretrained transcriber (hw/pretrained/): a long run of a solutions model on the default data,
+"""The kit's pretrained transcriber (hw/pretrained/): a long run of a solutions model on the kit's data,
 spread over as many sittings as it takes, then exported to ONNX beside what it was trained on.
 
-    python -m grader pretrained train [--steps 200000] [--threads 1]   # start, or continue where it stopped
+    python -m grader pretrained train [--steps 200000] [--threads 1] [--data_path data/large]
+                                                                       # start, or continue where it stopped
     python -m grader pretrained export                                 # hw/pretrained/ from the best validation
     python -m grader pretrained table                                  # hw/README.md's curve and figures
 
 The run is a reference run of its own (runs/pretrained/<profile>/<model>-seed<N>/): the same train.py in a
 copy of the handout with the solutions' model.py, validating every VALIDATION_INTERVAL steps. Stopping it
-loses at most one interval; `train` again resumes from the newest checkpoint. `export` writes
+loses at most one interval; `train` again resumes from the newest checkpoint. A sitting may train on a
+larger set than the last (`python -m data synth --size large`: default's validation and test pieces, five
+times its training pieces), never on other validation pieces; sittings.jsonl in the run's folder records
+which data each span of steps saw. `export` writes
 transcriber.onnx (weights and graph, no pickled objects; checked against torch on the test pieces; with the
 onset and frame thresholds that score best on the validation pieces in its metadata),
-config.json (the model, its training, the data set and the licences of the pianos it heard),
+config.json (the model, its training, the data of each span of steps and the licences of the pianos it heard),
 training_log.txt and metrics.jsonl. `table` prints the validation curve of that metrics.jsonl as the
 markdown table hw/README.md shows, the shipped step marked, and hw/README.md's paragraph of test figures
 from peers.json, which `python bench/peers.py --pretrained --backend onnx --json hw/pretrained/peers.json`
@@ -19,18 +23,20 @@ writes after an export.
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
 
-from .reference import ROOT, copy_handout, read_run, run_folder, train
+from .reference import ROOT, copy_handout, newest_checkpoint, read_run, run_folder, train
 from .thresholds import choose_thresholds
 
 RUNS = os.path.join(ROOT, "runs", "pretrained")
 OUT = os.path.join(ROOT, "hw", "pretrained")
 MODEL, PROFILE, SEED = "onf_full", "cpu", 42
 VALIDATION_INTERVAL = 2000
+SITTINGS = "sittings.jsonl"   # in the run's folder: each sitting's first step and data
 MAX_MEGABYTES = 25
 TABLE_EVERY = 8000         # steps between the columns of the README's validation curve (the last step is added)
 # The pianos of the training split (data/README.md) and their licences.
@@ -43,16 +49,78 @@ PIANO_LICENCES = [
 
 
 def train_pretrained(steps, threads, data_path, runs=RUNS):
+    folder = run_folder(PROFILE, MODEL, SEED, runs)
+    record_sitting(folder, data_path)
     return train(PROFILE, MODEL, SEED, steps, VALIDATION_INTERVAL, data_path, runs, test=False, threads=threads)
+
+
+def record_sitting(folder, data_path):
+    """Append to the run's sittings.jsonl the step a sitting starts from and the data it trains on: a run may
+    move to a larger data set part way (its validation pieces must stay the same for the curve to mean one thing)."""
+    checkpoint = newest_checkpoint(os.path.join(folder, "log"))
+    step = int(re.search(r"model-(\d+)\.pt$", checkpoint).group(1)) if checkpoint else 0
+    data = data_identity(data_path)
+    path = os.path.join(folder, SITTINGS)
+    if checkpoint and os.path.exists(path):
+        with open(path) as f:
+            before = json.loads(f.read().splitlines()[-1])["data"]
+        if before["validation sha256"] != data["validation sha256"]:
+            sys.exit(f"error: {data_path} has other validation pieces than {before['path']}, which this run "
+                     "validated on so far; its curve would change meaning. Train on a set built with the same "
+                     "seed (every --size shares them), or start a new run folder.")
+    os.makedirs(folder, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps({"from_step": step, "data": data}) + "\n")
+
+
+def data_identity(data_path):
+    """Where a data set lies, the command that builds it (for a synthesised one) and its data.json's sha256."""
+    with open(os.path.join(data_path, "data.json"), "rb") as f:
+        raw = f.read()
+    validation = [r for r in json.loads(raw) if r["split"] == "validation"]
+    settings = os.path.join(data_path, ".build", "settings.json")
+    build = None
+    if os.path.exists(settings):
+        with open(settings) as f:
+            made = json.load(f)
+        build = f"python -m data synth --size {made['size']} --seed {made['seed']}"
+    return {"path": os.path.relpath(os.path.abspath(data_path), ROOT), "build": build,
+            "data.json sha256": hashlib.sha256(raw).hexdigest(),
+            "validation sha256": hashlib.sha256(json.dumps(validation, sort_keys=True).encode()).hexdigest()}
 
 
 def data_description(data_path):
     from data.synth import describe
-    with open(os.path.join(data_path, "data.json"), "rb") as f:
-        raw = f.read()
-    return {"path": os.path.relpath(os.path.abspath(data_path), ROOT), "build": "python -m data synth --size default "
-            "--seed 0", "data.json sha256": hashlib.sha256(raw).hexdigest(),
-            "composition": describe(json.loads(raw)).splitlines()}
+    with open(os.path.join(data_path, "data.json")) as f:
+        records = json.load(f)
+    return {**data_identity(data_path), "composition": describe(records).splitlines()}
+
+
+def data_history(folder, last_step, data_path):
+    """The data of each span of steps, from sittings.jsonl (consecutive sittings on the same data joined);
+    a run from before the record was kept is taken to have trained on `data_path` throughout."""
+    path = os.path.join(folder, SITTINGS)
+    sittings = []
+    if os.path.exists(path):
+        with open(path) as f:
+            sittings = [json.loads(line) for line in f]
+    if not sittings:
+        sittings = [{"from_step": 0, "data": data_identity(data_path)}]
+    spans = []
+    for sitting in sittings:
+        if spans and spans[-1]["data"] == sitting["data"]:
+            continue
+        if spans:
+            spans[-1]["steps"][1] = sitting["from_step"]
+        spans.append({"steps": [sitting["from_step"], None], "data": sitting["data"]})
+    spans[-1]["steps"][1] = last_step
+    described = []
+    for span in spans:                     # the composition too, where that data set is here, unchanged
+        here = os.path.join(ROOT, span["data"]["path"])
+        if os.path.exists(os.path.join(here, "data.json")) and data_identity(here) == span["data"]:
+            span["data"] = data_description(here)
+        described.append({"steps": span["steps"], **span["data"]})
+    return described
 
 
 def export_pretrained(data_path, runs=RUNS, out=OUT):
@@ -87,7 +155,7 @@ def export_pretrained(data_path, runs=RUNS, out=OUT):
         "training": {k: config[k] for k in ("args", "python", "torch", "numpy", "device", "cpu_threads",
                                             "git_commit", "command") if k in config},
         "continue_with": f"python -m grader pretrained train --steps {rows[-1]['step'] + 50000}",
-        "data": data_description(data_path), "pianos_heard": PIANO_LICENCES,
+        "data": data_history(folder, rows[-1]["step"], data_path), "pianos_heard": PIANO_LICENCES,
     }
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(description, f, indent=1)

@@ -2,12 +2,14 @@
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
 import onnx
+import pytest
 
 from constants import FRAME_SWEEP, ONSET_SWEEP
 from grader.pretrained import (MODEL, OUT, curve_table, export_pretrained, figures_paragraph, readme_figures,
@@ -18,8 +20,22 @@ from grader.reference import ROOT, run_folder
 def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     runs, out = str(tmp_path / "runs"), str(tmp_path / "pretrained")
     train_pretrained(2, 1, tiny_data, runs)
-    logdir = train_pretrained(4, 1, tiny_data, runs)               # a later sitting continues the same run
+    # A later sitting continues the same run, on a larger set with the same validation pieces (here: the
+    # tiny set less one training piece, as a real set of another size is too slow to build for a test).
+    records = json.load(open(os.path.join(tiny_data, "data.json")))
+    other = str(tmp_path / "other")
+    shutil.copytree(tiny_data, other, ignore=shutil.ignore_patterns(".cache"))
+    train = [r for r in records if r["split"] == "train"]
+    with open(os.path.join(other, "data.json"), "w") as f:
+        json.dump([r for r in records if r is not train[0]], f)
+    logdir = train_pretrained(4, 1, other, runs)
     assert "resumed from" in open(os.path.join(logdir, "console.log")).read()
+    unlike = str(tmp_path / "unlike")                                      # other validation pieces: refused
+    shutil.copytree(other, unlike, ignore=shutil.ignore_patterns(".cache"))
+    with open(os.path.join(unlike, "data.json"), "w") as f:
+        json.dump([r for r in records if r["split"] != "validation"], f)
+    with pytest.raises(SystemExit, match="other validation pieces"):
+        train_pretrained(6, 1, unlike, runs)
     os.makedirs(out)
     with open(os.path.join(out, "peers.json"), "w") as f:   # figures of an earlier transcriber
         f.write("{}")
@@ -33,7 +49,13 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     assert float(stored["frame_threshold"]) == config["thresholds"]["frame_threshold"] in FRAME_SWEEP
     assert config["trained_steps"] == 4 and config["model_type"] == MODEL
     assert any("Salamander" in line and "CC BY 3.0" in line for line in config["pianos_heard"])
-    assert config["data"]["composition"][0].strip().startswith("train:")
+    first, second = config["data"]
+    assert first["steps"] == [0, 2] and second["steps"] == [2, 4]
+    assert first["build"] == second["build"] == "python -m data synth --size tiny --seed 0"
+    assert first["data.json sha256"] != second["data.json sha256"]
+    assert first["validation sha256"] == second["validation sha256"]
+    assert first["composition"][0].split()[:2] == ["train:", str(len(train))]
+    assert second["composition"][0].split()[:2] == ["train:", str(len(train) - 1)]
     assert [json.loads(line)["step"] for line in open(os.path.join(out, "metrics.jsonl"))] == [2, 4]
     table = curve_table(out, every=4).splitlines()
     expected = ["2 (shipped)", "4"] if config["step"] == 2 else ["4 (shipped)"]
