@@ -11,7 +11,7 @@ import os
 import re
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from tqdm import tqdm
@@ -33,16 +33,16 @@ class Size:
     mix: dict                  # source pool -> share of the pieces; "etudes" are procedural
 
 
+DEFAULT = Size({"train": 100, "validation": 20, "test": 50}, 200.0,
+               {"etudes": 0.45, "chorales": 0.18, "chamber": 0.15, "vocal": 0.1, "keyboard": 0.12})
 SIZES = {
     "tiny": Size({"train": 4, "validation": 2, "test": 2}, 12.0, {"etudes": 0.5, "chorales": 0.5}),
     "small": Size({"train": 20, "validation": 5, "test": 10}, 60.0,
                   {"etudes": 0.4, "chorales": 0.3, "chamber": 0.1, "vocal": 0.1, "keyboard": 0.1}),
-    "default": Size({"train": 100, "validation": 20, "test": 50}, 200.0,
-                    {"etudes": 0.45, "chorales": 0.18, "chamber": 0.15, "vocal": 0.1, "keyboard": 0.12}),
+    "default": DEFAULT,
     # default's validation and test pieces (the plan draws them first), five times its training pieces: for
     # the pretrained transcriber, which outgrows 100 pieces. The corpus runs out, so études fill the rest.
-    "large": Size({"train": 500, "validation": 20, "test": 50}, 200.0,
-                  {"etudes": 0.45, "chorales": 0.18, "chamber": 0.15, "vocal": 0.1, "keyboard": 0.12}),
+    "large": replace(DEFAULT, pieces={**DEFAULT.pieces, "train": 5 * DEFAULT.pieces["train"]}),
 }
 
 

@@ -209,7 +209,8 @@ def figures_paragraph(out=OUT, kit="pretrained onnx", peer="basic-pitch"):
 
 def readme_figures(out=OUT):
     """What hw/README.md shows of the shipped transcriber: its validation curve, then its test figures."""
-    if not os.path.exists(os.path.join(out, "peers.json")):
-        return (curve_table(out) + f"\n\n(no {os.path.join(out, 'peers.json')} yet: python bench/peers.py "
+    peers = os.path.join(out, "peers.json")
+    if not os.path.exists(peers):
+        return (curve_table(out) + f"\n\n(no {peers} yet: python bench/peers.py "
                 "--pretrained --backend onnx --json hw/pretrained/peers.json measures the test figures)")
     return curve_table(out) + "\n\n" + figures_paragraph(out)

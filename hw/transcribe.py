@@ -15,6 +15,7 @@ reported and skipped; the others are still transcribed.
 import argparse
 import os
 import sys
+from collections import Counter
 from fractions import Fraction
 
 import numpy as np
@@ -240,7 +241,7 @@ def main():
         parser.error(f"--reference names {len(args.reference)} MIDI files for {len(args.audio)} recordings; "
                      "give one per recording, in the same order")
     names = [os.path.splitext(os.path.basename(path))[0] for path in args.audio]
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1)
     if repeated:
         parser.error(f"more than one recording is named {', '.join(repeated)}: their outputs in --out would overwrite "
                      "each other; transcribe them in separate runs with different --out folders")
