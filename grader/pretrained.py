@@ -147,6 +147,7 @@ def export_pretrained(data_path, runs=RUNS, out=OUT):
     import torch
     best_checkpoint = torch.load(best, weights_only=True)
     rows, config = read_run(logdir)
+    history = data_history(folder, rows[-1]["step"], data_path)
     description = {
         "model_type": MODEL, "cnn_unit": best_checkpoint["cnn_unit"], "fc_unit": best_checkpoint["fc_unit"],
         "step": best_checkpoint["step"], "validation_note_f1": round(best_checkpoint["note_f1"], 4),
@@ -154,8 +155,9 @@ def export_pretrained(data_path, runs=RUNS, out=OUT):
         "trained_steps": rows[-1]["step"], "training_hours": round(rows[-1]["elapsed"] / 3600, 2),
         "training": {k: config[k] for k in ("args", "python", "torch", "numpy", "device", "cpu_threads",
                                             "git_commit", "command") if k in config},
-        "continue_with": f"python -m grader pretrained train --steps {rows[-1]['step'] + 50000}",
-        "data": data_history(folder, rows[-1]["step"], data_path), "pianos_heard": PIANO_LICENCES,
+        "continue_with": f"python -m grader pretrained train --steps {rows[-1]['step'] + 50000} "
+                         f"--data_path {history[-1]['path']}",
+        "data": history, "pianos_heard": PIANO_LICENCES,
     }
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(description, f, indent=1)

@@ -54,6 +54,7 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     assert first["build"] == second["build"] == "python -m data synth --size tiny --seed 0"
     assert first["data.json sha256"] != second["data.json sha256"]
     assert first["validation sha256"] == second["validation sha256"]
+    assert config["continue_with"].endswith(f"--data_path {second['path']}")     # where the last sitting was
     assert first["composition"][0].split()[:2] == ["train:", str(len(train))]
     assert second["composition"][0].split()[:2] == ["train:", str(len(train) - 1)]
     assert [json.loads(line)["step"] for line in open(os.path.join(out, "metrics.jsonl"))] == [2, 4]
@@ -102,6 +103,7 @@ def test_the_readme_shows_the_shipped_transcribers_measured_figures():
     assert curve_table() in readme and figures_paragraph() in readme, "paste python -m grader pretrained table"
     config = json.load(open(os.path.join(OUT, "config.json")))
     thresholds = config["thresholds"]
-    for said in (f"for {config['trained_steps']:,} steps so far", f"validation (step {config['step']:,})",
-                 f"({thresholds['onset_threshold']} and {thresholds['frame_threshold']})"):
+    said_of_data = [f"`{span['path']}` from step {span['steps'][0]:,}" for span in config["data"][1:]]
+    for said in [f"for {config['trained_steps']:,} steps so far", f"validation (step {config['step']:,})",
+                 f"({thresholds['onset_threshold']} and {thresholds['frame_threshold']})"] + said_of_data:
         assert said in readme.replace("\n", " "), f"hw/README.md should say {said!r}, as config.json does"
