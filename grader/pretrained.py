@@ -75,6 +75,9 @@ def record_sitting(folder, data_path):
 
 def data_identity(data_path):
     """Where a data set lies, the command that builds it (for a synthesised one) and its data.json's sha256."""
+    if not os.path.exists(os.path.join(data_path, "data.json")):
+        sys.exit(f"error: no data set at {data_path} (no data.json): build it first, e.g. "
+                 f"python -m data synth --size large --out {data_path}")
     with open(os.path.join(data_path, "data.json"), "rb") as f:
         raw = f.read()
     validation = [r for r in json.loads(raw) if r["split"] == "validation"]

@@ -36,6 +36,8 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
         json.dump([r for r in records if r["split"] != "validation"], f)
     with pytest.raises(SystemExit, match="other validation pieces"):
         train_pretrained(6, 1, unlike, runs)
+    with pytest.raises(SystemExit, match="build it first"):
+        train_pretrained(6, 1, str(tmp_path / "unbuilt"), runs)
     os.makedirs(out)
     with open(os.path.join(out, "peers.json"), "w") as f:   # figures of an earlier transcriber
         f.write("{}")
