@@ -23,13 +23,12 @@ writes after an export.
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import textwrap
 
-from .reference import ROOT, copy_handout, newest_checkpoint, read_run, run_folder, train
+from .reference import ROOT, checkpoint_step, copy_handout, newest_checkpoint, read_run, run_folder, train
 from .thresholds import choose_thresholds
 
 RUNS = os.path.join(ROOT, "runs", "pretrained")
@@ -58,7 +57,7 @@ def record_sitting(folder, data_path):
     """Append to the run's sittings.jsonl the step a sitting starts from and the data it trains on: a run may
     move to a larger data set part way (its validation pieces must stay the same for the curve to mean one thing)."""
     checkpoint = newest_checkpoint(os.path.join(folder, "log"))
-    step = int(re.search(r"model-(\d+)\.pt$", checkpoint).group(1)) if checkpoint else 0
+    step = checkpoint_step(checkpoint) if checkpoint else 0
     data = data_identity(data_path)
     path = os.path.join(folder, SITTINGS)
     if checkpoint and os.path.exists(path):

@@ -43,9 +43,15 @@ def run_folder(profile, model, seed, runs=RUNS, name=None):
     return os.path.join(runs, profile, *([name] if name else []), f"{model}-seed{seed}")
 
 
+def checkpoint_step(path):
+    """The step of a model-<step>.pt checkpoint; None for any other file (model-best.pt)."""
+    match = re.search(r"model-(\d+)\.pt$", path)
+    return int(match.group(1)) if match else None
+
+
 def newest_checkpoint(logdir):
-    numbered = {int(m.group(1)): path for path in glob.glob(os.path.join(logdir, "model-*.pt"))
-                if (m := re.search(r"model-(\d+)\.pt$", path))}               # not model-best.pt
+    numbered = {step: path for path in glob.glob(os.path.join(logdir, "model-*.pt"))
+                if (step := checkpoint_step(path)) is not None}
     return numbered[max(numbered)] if numbered else None
 
 
