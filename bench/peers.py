@@ -22,7 +22,6 @@ basic-pitch is never a dependency of the kit: the first run installs it, with on
 virtual environment under runs/peers-venv (its ONNX route, see ../shared/REFERENCE.md) and runs it there.
 """
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -40,6 +39,7 @@ from constants import SAMPLE_RATE  # noqa: E402
 from dataset import MAESTRO_small, read_records  # noqa: E402
 from evaluate import extract_notes, load_model, note_scores, to_mir_eval  # noqa: E402
 from export import THRESHOLDS, OnnxModel, as_onnx  # noqa: E402
+from data.salamander import sha256  # noqa: E402
 from grader.reference import source_commit  # noqa: E402
 from train import cpu_name  # noqa: E402
 from transcribe import PRETRAINED, predict  # noqa: E402
@@ -75,11 +75,6 @@ def peer_python():
             subprocess.run([python, "-m", "pip", "install", "-q", *packages], check=True)
         open(os.path.join(PEER_VENV, "installed"), "w").close()
     return python
-
-
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def reference_notes(piece):

@@ -91,11 +91,11 @@ def data_identity(data_path):
             "validation sha256": hashlib.sha256(json.dumps(validation, sort_keys=True).encode()).hexdigest()}
 
 
-def data_description(data_path):
+def composition(data_path):
+    """Hours, pianos, rooms and sources per split (data.synth.describe), a line each."""
     from data.synth import describe
     with open(os.path.join(data_path, "data.json")) as f:
-        records = json.load(f)
-    return {**data_identity(data_path), "composition": describe(records).splitlines()}
+        return describe(json.load(f)).splitlines()
 
 
 def data_history(folder, last_step, data_path):
@@ -119,9 +119,9 @@ def data_history(folder, last_step, data_path):
     described = []
     for span in spans:                     # the composition too, where that data set is here, unchanged
         here = os.path.join(ROOT, span["data"]["path"])
-        if os.path.exists(os.path.join(here, "data.json")) and data_identity(here) == span["data"]:
-            span["data"] = data_description(here)
-        described.append({"steps": span["steps"], **span["data"]})
+        unchanged = os.path.exists(os.path.join(here, "data.json")) and data_identity(here) == span["data"]
+        described.append({"steps": span["steps"], **span["data"], **({"composition": composition(here)}
+                                                                     if unchanged else {})})
     return described
 
 
