@@ -18,12 +18,14 @@ container's files from a process, so this tier keeps student code out with owner
   world-writable folders (/tmp, /var/tmp, /dev/shm, ...) is deleted.
 
 One user means one sandbox at a time (a lock), so the process limit and the cleanup count only its own
-processes.
+processes. A box exists only while its session holds the lock; a grader killed in the middle of a session
+leaves its box behind, and the next session, holding the lock, removes every box it finds but its own.
 """
 import ctypes
 import fcntl
 import os
 import pwd
+import secrets
 import shutil
 import stat
 import tempfile
@@ -75,30 +77,37 @@ class Box:
 
     def __init__(self):
         self.uid, self.gid = sandbox_user()
-        self.root = tempfile.mkdtemp(prefix="box-", dir=boxes_folder())
-        os.chmod(self.root, 0o755)
+        self.root = os.path.join(boxes_folder(), f"box-{secrets.token_hex(8)}")     # made by session()
         self.scratch = os.path.join(self.root, "tmp")
 
     def path(self, name):
         return os.path.join(self.root, name)
 
     @contextmanager
-    def session(self, binds):
-        """Hold the user's lock, fill the box, and afterwards clean up and copy the writable folders back."""
+    def session(self, binds, stop_processes):
+        """Hold the user's lock, fill the box, and afterwards clean up and copy the writable folders back.
+        `stop_processes()` kills every process of the user: first thing, so nothing of an earlier grading
+        counts, interferes or still writes into a stale box while it is removed."""
         lock = os.open(boxes_folder(), os.O_RDONLY | os.O_DIRECTORY)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            self.fill(binds)
+            stop_processes()
+            remove_stale_boxes()
             try:
-                yield
+                os.mkdir(self.root, 0o755)
+                os.chmod(self.root, 0o755)            # whatever the umask
+                self.fill(binds)
+                try:
+                    yield
+                finally:
+                    self.empty(binds)
             finally:
-                self.empty(binds)
+                shutil.rmtree(self.root, ignore_errors=True)
         finally:
             os.close(lock)
-            shutil.rmtree(self.root, ignore_errors=True)
 
     def fill(self, binds):
-        os.makedirs(self.scratch)
+        os.mkdir(self.scratch)
         self.own(self.scratch)
         for host, inside, writable in binds:     # in order: a later bind may land inside an earlier one
             if writable:
@@ -119,6 +128,17 @@ class Box:
                 disarm(inside)
                 shutil.copytree(inside, host, dirs_exist_ok=True)
         remove_leftovers(self.uid)
+
+
+def remove_stale_boxes():
+    """Delete the boxes of sessions that ended without cleaning up (the grader was killed). Only call it
+    holding the lock: no other session is running then, so every box found is stale."""
+    for name in os.listdir(BOXES):
+        path = os.path.join(BOXES, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
 
 
 def copy(host, inside, link):

@@ -310,8 +310,7 @@ class Sandbox:
         """The confined tier (confined.py): the box is filled, the command runs as the dedicated user under
         launch.py's seccomp filter, then every process of that user is killed before the box is emptied."""
         confined.adopt_orphans()
-        with self.box.session(self.binds):
-            reap(self.uid)                             # nothing of an earlier grading may count or interfere
+        with self.box.session(self.binds, stop_processes=lambda: reap(self.uid)):
             spec = {"tier": CONFINED, "uid": self.box.uid, "gid": self.box.gid, "command": list(argv), "cwd": cwd,
                     "environment": self.environment(), "rlimits": self.rlimits()}
             try:

@@ -7,14 +7,16 @@ import json
 import os
 import pathlib
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
+import time
 import uuid
 
 import pytest
 
-from grader.confined import USER, WORLD_WRITABLE
+from grader.confined import BOXES, USER, WORLD_WRITABLE
 from grader.sandbox import bubblewrap_available, processes_of
 from autograder_image import DOCKER_LIKE, autograder_command, build_image, put_submission, read_results
 from submissions import HOSTILE, MISTAKES, ROOT, hostile_text, solution_text, write_submission
@@ -65,6 +67,14 @@ def owned_by_sandbox_user(roots):
         for folder, dirs, files in os.walk(root):
             found += [os.path.join(folder, n) for n in dirs + files if os.lstat(os.path.join(folder, n)).st_uid == uid]
     return found, uid
+
+
+def command_line(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:                    # it ended meanwhile
+        return ""
 
 
 def test_the_docker_like_confinement_stops_bubblewrap_as_in_a_container():
@@ -140,6 +150,28 @@ def test_what_the_student_code_leaves_behind_is_removed(image):
     assert not os.path.exists(marker)
     left, uid = owned_by_sandbox_user(WORLD_WRITABLE + [image])
     assert not left, left
+
+
+def test_a_grader_killed_mid_run_leaves_nothing_after_the_next_grading(image):
+    """The grader is killed while student code runs (a cancelled job, a stopped machine): its box and the
+    student's process outlive it. The next grading stops that process, removes the box and grades as usual."""
+    put_submission(image, hostile_text(HOSTILE["infinite loop"][1], "rnn", root=os.path.join(image, "source")))
+    grader = subprocess.Popen(autograder_command(image), env=dict(os.environ, AUTOGRADER=image),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    _, uid = owned_by_sandbox_user([])
+    deadline = time.monotonic() + 300
+    while not any("probe.py" in command_line(pid) for pid in processes_of({uid})):
+        assert grader.poll() is None and time.monotonic() < deadline, "the probe of the looping model never started"
+        time.sleep(0.2)
+    os.killpg(grader.pid, signal.SIGKILL)         # the grader's group: not the student code, a session of its own
+    grader.wait()
+    left, _ = owned_by_sandbox_user([BOXES])
+    assert left and processes_of({uid})            # what a killed grader leaves
+
+    results = autograde(image, solution_text())
+    assert results["score"] == 31, results["output"]
+    left, _ = owned_by_sandbox_user(WORLD_WRITABLE + [image])
+    assert not left and not processes_of({uid}) and not os.listdir(BOXES), left
 
 
 def test_links_in_the_writable_folder_never_reach_the_grader_in_either_tier(image, tmp_path):
