@@ -7,7 +7,7 @@
 Each checkpoint (a train.py .pt, or an .onnx from export.py) runs on each --backend it can (a .pt on torch,
 and on onnxruntime through an export made on the spot; an .onnx on onnxruntime); --pretrained adds the
 kit's pretrained transcriber (hw/pretrained/transcriber.onnx, and with torch the run it was exported
-from, runs/pretrained/.../model-best.pt, where this machine has it). All transcribe every piece of the
+from, pretrained-run/.../model-best.pt). All transcribe every piece of the
 group whole, in 30 s chunks as transcribe.py does, at their own thresholds (those an ONNX file carries,
 else 0.5) or, with --thresholds validation, at those that score best on the validation pieces
 (grader/thresholds.py; basic-pitch keeps its own tuned defaults). All are scored with the kit's own note

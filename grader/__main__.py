@@ -5,7 +5,7 @@
     python -m grader release --zip hw.zip   also build the student handout zip
     python -m grader reference --profile cpu [--set {5k,quick,debug}] [--models ...] [--seeds ...] [--skip_test]
                                        train (or resume) the reference runs, then write hw/log_examples
-    python -m grader pretrained {train,export,table} [--steps N] [--data_path DIR]
+    python -m grader pretrained {train,export,table} [--steps N] [--data_path DIR] [--augment]
                                        the kit's pretrained transcriber: train (resumable), then hw/pretrained
     python -m grader grade SUBMISSION [--out results.json] [--metric-check {none,quick,5k}] [--test_data DIR]
                                        [--device {cpu,cuda}]
@@ -56,6 +56,8 @@ def main(argv=None):
     pretrained.add_argument("action", choices=["train", "export", "table"])
     pretrained.add_argument("--steps", type=int, default=200000, help="train until this step")
     pretrained.add_argument("--threads", type=int, default=1, help="CPU threads of the run")
+    pretrained.add_argument("--augment", action="store_true",
+                            help="train with train.py --augment (random equalisers) from this sitting on")
     pretrained.add_argument("--data_path", default="data/default",
                             help="train: the data of this sitting (e.g. data/large); "
                                  "export: where its validation and test pieces are")
@@ -134,7 +136,7 @@ def main(argv=None):
     elif args.command == "pretrained":
         from .pretrained import export_pretrained, readme_figures, train_pretrained
         if args.action == "train":
-            train_pretrained(args.steps, args.threads, args.data_path)
+            train_pretrained(args.steps, args.threads, args.data_path, flags=["--augment"] if args.augment else [])
         elif args.action == "export":
             print("wrote", export_pretrained(args.data_path))
         else:

@@ -1,17 +1,19 @@
 """The kit's pretrained transcriber (hw/pretrained/): a long run of a solutions model on the kit's data,
 spread over as many sittings as it takes, then exported to ONNX beside what it was trained on.
 
-    python -m grader pretrained train [--steps 200000] [--threads 1] [--data_path data/large]
+    python -m grader pretrained train [--steps 200000] [--threads 1] [--data_path data/large] [--augment]
                                                                        # start, or continue where it stopped
     python -m grader pretrained export                                 # hw/pretrained/ from the best validation
     python -m grader pretrained table                                  # hw/README.md's curve and figures
 
-The run is a reference run of its own (runs/pretrained/<profile>/<model>-seed<N>/): the same train.py in a
+The run is a reference run of its own (pretrained-run/<profile>/<model>-seed<N>/): the same train.py in a
 copy of the handout with the solutions' model.py, validating every VALIDATION_INTERVAL steps. Stopping it
-loses at most one interval; `train` again resumes from the newest checkpoint. A sitting may train on a
+loses at most one interval; `train` again resumes from the newest checkpoint. The run folder is committed
+(all but its copy of the handout: the newest checkpoint with its optimizer state, model-best.pt, the logs and
+sittings.jsonl), so any clone continues the run; commit it after each sitting. A sitting may train on a
 larger set than the last (`python -m data synth --size large`: default's validation and test pieces, five
-times its training pieces), never on other validation pieces; sittings.jsonl in the run's folder records
-which data each span of steps saw. `export` writes
+times its training pieces), never on other validation pieces, and may add train.py's --augment;
+sittings.jsonl in the run's folder records which data and flags each span of steps had. `export` writes
 transcriber.onnx (weights and graph, no pickled objects; checked against torch on the test pieces; with the
 onset and frame thresholds that score best on the validation pieces in its metadata),
 config.json (the model, its training, the data of each span of steps and the licences of the pianos it heard),
@@ -31,7 +33,7 @@ import textwrap
 from .reference import ROOT, checkpoint_step, copy_handout, newest_checkpoint, read_run, run_folder, train
 from .thresholds import choose_thresholds
 
-RUNS = os.path.join(ROOT, "runs", "pretrained")
+RUNS = os.path.join(ROOT, "pretrained-run")    # committed: a fresh clone continues where the run stopped
 OUT = os.path.join(ROOT, "hw", "pretrained")
 MODEL, PROFILE, SEED = "onf_full", "cpu", 42
 VALIDATION_INTERVAL = 2000
@@ -47,15 +49,18 @@ PIANO_LICENCES = [
 ]
 
 
-def train_pretrained(steps, threads, data_path, runs=RUNS):
+def train_pretrained(steps, threads, data_path, runs=RUNS, flags=()):
+    """Train (or continue) the run until `steps`; `flags`: train.py flags of this sitting (--augment)."""
     folder = run_folder(PROFILE, MODEL, SEED, runs)
-    record_sitting(folder, data_path)
-    return train(PROFILE, MODEL, SEED, steps, VALIDATION_INTERVAL, data_path, runs, test=False, threads=threads)
+    record_sitting(folder, data_path, flags)
+    return train(PROFILE, MODEL, SEED, steps, VALIDATION_INTERVAL, data_path, runs, test=False, threads=threads,
+                 flags=list(flags))
 
 
-def record_sitting(folder, data_path):
-    """Append to the run's sittings.jsonl the step a sitting starts from and the data it trains on: a run may
-    move to a larger data set part way (its validation pieces must stay the same for the curve to mean one thing)."""
+def record_sitting(folder, data_path, flags=()):
+    """Append to the run's sittings.jsonl the step a sitting starts from, the data it trains on and its
+    train.py flags: a run may move to a larger data set part way (its validation pieces must stay the same
+    for the curve to mean one thing), or start augmenting."""
     checkpoint = newest_checkpoint(os.path.join(folder, "log"))
     step = checkpoint_step(checkpoint) if checkpoint else 0
     data = data_identity(data_path)
@@ -69,7 +74,7 @@ def record_sitting(folder, data_path):
                      "seed (every --size shares them), or start a new run folder.")
     os.makedirs(folder, exist_ok=True)
     with open(path, "a") as f:
-        f.write(json.dumps({"from_step": step, "data": data}) + "\n")
+        f.write(json.dumps({"from_step": step, "data": data, "flags": list(flags)}) + "\n")
 
 
 def data_identity(data_path):
@@ -99,8 +104,9 @@ def composition(data_path):
 
 
 def data_history(folder, last_step, data_path):
-    """The data of each span of steps, from sittings.jsonl (consecutive sittings on the same data joined);
-    a run from before the record was kept is taken to have trained on `data_path` throughout."""
+    """The data and train.py flags of each span of steps, from sittings.jsonl (consecutive sittings with the
+    same data and flags joined); a run from before the record was kept is taken to have trained on
+    `data_path` throughout."""
     path = os.path.join(folder, SITTINGS)
     sittings = []
     if os.path.exists(path):
@@ -110,18 +116,19 @@ def data_history(folder, last_step, data_path):
         sittings = [{"from_step": 0, "data": data_identity(data_path)}]
     spans = []
     for sitting in sittings:
-        if spans and spans[-1]["data"] == sitting["data"]:
+        flags = sitting.get("flags", [])
+        if spans and (spans[-1]["data"], spans[-1]["flags"]) == (sitting["data"], flags):
             continue
         if spans:
             spans[-1]["steps"][1] = sitting["from_step"]
-        spans.append({"steps": [sitting["from_step"], None], "data": sitting["data"]})
+        spans.append({"steps": [sitting["from_step"], None], "data": sitting["data"], "flags": flags})
     spans[-1]["steps"][1] = last_step
     described = []
     for span in spans:                     # the composition too, where that data set is here, unchanged
         here = os.path.join(ROOT, span["data"]["path"])
         unchanged = os.path.exists(os.path.join(here, "data.json")) and data_identity(here) == span["data"]
-        described.append({"steps": span["steps"], **span["data"], **({"composition": composition(here)}
-                                                                     if unchanged else {})})
+        described.append({"steps": span["steps"], **span["data"], "flags": span["flags"],
+                          **({"composition": composition(here)} if unchanged else {})})
     return described
 
 
@@ -158,7 +165,7 @@ def export_pretrained(data_path, runs=RUNS, out=OUT):
         "training": {k: config[k] for k in ("args", "python", "torch", "numpy", "device", "cpu_threads",
                                             "git_commit", "command") if k in config},
         "continue_with": f"python -m grader pretrained train --steps {rows[-1]['step'] + 50000} "
-                         f"--data_path {history[-1]['path']}",
+                         f"--data_path {history[-1]['path']}" + "".join(f" {flag}" for flag in history[-1]["flags"]),
         "data": history, "pianos_heard": PIANO_LICENCES,
     }
     with open(os.path.join(out, "config.json"), "w") as f:

@@ -18,6 +18,11 @@ FRAME_THRESHOLD = 0.5        # and lasts while its frame probability stays above
 ONSET_SWEEP = (0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 FRAME_SWEEP = (0.3, 0.4, 0.5, 0.6)
 
+# train.py --augment: each training crop through a random equaliser (augment.py).
+EQ_TILT_DB = 2.0             # at most this many dB per octave of tilt around 1 kHz (10 dB at 30 Hz)
+EQ_BUMPS = 3                 # bell-shaped bumps or dips in the gain curve
+EQ_BUMP_DB = 6.0             # each at most this high or deep
+
 SEQUENCE_LENGTH = 102400     # samples in a training crop: 6.4 s, 200 frames
 FRAMES_PER_SECOND = SAMPLE_RATE / HOP_SIZE
 

@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from augment import random_equalizer
 from constants import DEFAULT_DATA_PATH, SEQUENCE_LENGTH
 from dataset import DataError, MAESTRO_small, allocate_batch
 from evaluate import evaluate, losses, report_lines
@@ -67,6 +68,9 @@ def parse_args(argv=None):
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model for training steps: faster steps on a GPU after a minute or "
                              "two of compiling (needs a C compiler)")
+    parser.add_argument("--augment", action="store_true",
+                        help="pass each training crop through a random equaliser (augment.py), for pianos, rooms "
+                             "and microphones the data lacks")
     parser.add_argument("--no_detach", action="store_true",
                         help="onf only: leave out the detach, so the frame loss trains the onset branch too (Q4)")
     parser.add_argument("--logdir", default=None)
@@ -239,7 +243,7 @@ def main(args):
     log(f"{args.model_type}: {sum(p.numel() for p in model.parameters()):,} parameters, profile {args.profile}, "
         f"batch {args.batch_size} x {args.sequence_length} samples, device {args.device}, "
         f"threads {torch.get_num_threads()}{precision}" + (", compiled" if args.compile else "")
-        + (", no detach" if args.no_detach else ""))
+        + (", no detach" if args.no_detach else "") + (", random equalisers" if args.augment else ""))
     if not args.resume:
         start_at_label_rates(model, train_set.label_rates(), log)
     # On a GPU, two worker processes cut crops while it trains; on a CPU they would take its cores.
@@ -255,11 +259,16 @@ def main(args):
     # vary (a compiled one would compile again for each). Checkpoints save the plain model's weights.
     train_model = torch.compile(model) if args.compile else model
 
+    # The equalisers come from a generator of their own, so the crops stay those of a run without --augment;
+    # seeded with the step, so a resumed run does not replay the first steps' curves.
+    equalizers = torch.Generator().manual_seed(args.seed + step)
     best_f1 = best_note_f1(args.logdir)
     started = time.time()
     progress = tqdm(range(step + 1, args.iterations + 1), initial=step, total=args.iterations, dynamic_ncols=True)
     for step, batch in zip(progress, batches()):
         batch = allocate_batch(batch, args.device)
+        if args.augment:
+            batch["audio"] = random_equalizer(batch["audio"], equalizers)
         with torch.autocast(args.device.split(":")[0], dtype=amp_dtype, enabled=amp_dtype is not None):
             outputs = train_model(batch["audio"])
             check_outputs(outputs, batch)

@@ -28,8 +28,9 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     train = [r for r in records if r["split"] == "train"]
     with open(os.path.join(other, "data.json"), "w") as f:
         json.dump([r for r in records if r is not train[0]], f)
-    logdir = train_pretrained(4, 1, other, runs)
-    assert "resumed from" in open(os.path.join(logdir, "console.log")).read()
+    logdir = train_pretrained(4, 1, other, runs, flags=["--augment"])
+    console = open(os.path.join(logdir, "console.log")).read()
+    assert "resumed from" in console and "random equalisers" in console
     unlike = str(tmp_path / "unlike")                                      # other validation pieces: refused
     shutil.copytree(other, unlike, ignore=shutil.ignore_patterns(".cache"))
     with open(os.path.join(unlike, "data.json"), "w") as f:
@@ -38,6 +39,7 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
         train_pretrained(6, 1, unlike, runs)
     with pytest.raises(SystemExit, match="build it first"):
         train_pretrained(6, 1, str(tmp_path / "unbuilt"), runs)
+    train_pretrained(6, 1, other, runs, flags=["--augment"])        # the same data and flags: one span
     os.makedirs(out)
     with open(os.path.join(out, "peers.json"), "w") as f:   # figures of an earlier transcriber
         f.write("{}")
@@ -49,19 +51,21 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     config = json.load(open(os.path.join(out, "config.json")))
     assert float(stored["onset_threshold"]) == config["thresholds"]["onset_threshold"] in ONSET_SWEEP
     assert float(stored["frame_threshold"]) == config["thresholds"]["frame_threshold"] in FRAME_SWEEP
-    assert config["trained_steps"] == 4 and config["model_type"] == MODEL
+    assert config["trained_steps"] == 6 and config["model_type"] == MODEL
     assert any("Salamander" in line and "CC BY 3.0" in line for line in config["pianos_heard"])
     first, second = config["data"]
-    assert first["steps"] == [0, 2] and second["steps"] == [2, 4]
+    assert first["steps"] == [0, 2] and second["steps"] == [2, 6]
+    assert first["flags"] == [] and second["flags"] == ["--augment"]
     assert first["build"] == second["build"] == "python -m data synth --size tiny --seed 0"
     assert first["data.json sha256"] != second["data.json sha256"]
     assert first["validation sha256"] == second["validation sha256"]
-    assert config["continue_with"].endswith(f"--data_path {second['path']}")     # where the last sitting was
+    assert config["continue_with"].endswith(f"--data_path {second['path']} --augment")   # as the last sitting
     assert first["composition"][0].split()[:2] == ["train:", str(len(train))]
     assert second["composition"][0].split()[:2] == ["train:", str(len(train) - 1)]
-    assert [json.loads(line)["step"] for line in open(os.path.join(out, "metrics.jsonl"))] == [2, 4]
+    assert [json.loads(line)["step"] for line in open(os.path.join(out, "metrics.jsonl"))] == [2, 4, 6]
     table = curve_table(out, every=4).splitlines()
-    expected = ["2 (shipped)", "4"] if config["step"] == 2 else ["4 (shipped)"]
+    expected = [f"{step} (shipped)" if step == config["step"] else str(step)
+                for step in [2, 4, 6] if step % 4 == 0 or step in (config["step"], 6)]
     assert table[0] == "| step | " + " | ".join(expected) + " |", table[0]
     assert table[2].startswith("| note F1 | 0.") and len(table) == 4
     assert "no " + os.path.join(out, "peers.json") + " yet" in readme_figures(out)
@@ -105,7 +109,27 @@ def test_the_readme_shows_the_shipped_transcribers_measured_figures():
     assert curve_table() in readme and figures_paragraph() in readme, "paste python -m grader pretrained table"
     config = json.load(open(os.path.join(OUT, "config.json")))
     thresholds = config["thresholds"]
-    said_of_data = [f"`{span['path']}` from step {span['steps'][0]:,}" for span in config["data"][1:]]
+    said_of_data = [f"`{span['path']}`" + "".join(f" with `{flag}`" for flag in span.get("flags", []))
+                    + f" from step {span['steps'][0]:,}" for span in config["data"][1:]]
     for said in [f"for {config['trained_steps']:,} steps so far", f"validation (step {config['step']:,})",
                  f"({thresholds['onset_threshold']} and {thresholds['frame_threshold']})"] + said_of_data:
         assert said in readme.replace("\n", " "), f"hw/README.md should say {said!r}, as config.json does"
+
+
+def test_any_clone_can_continue_the_shipped_transcribers_run():
+    """pretrained-run/ is committed: its newest checkpoint, with the optimizer state, is at or past the steps
+    the shipped transcriber has trained, and its model-best.pt at or past the shipped step."""
+    import torch
+    from grader.pretrained import PROFILE, RUNS, SEED
+    from grader.reference import checkpoint_step, newest_checkpoint
+    config = json.load(open(os.path.join(OUT, "config.json")))
+    log = os.path.join(run_folder(PROFILE, MODEL, SEED, RUNS), "log")
+    newest = newest_checkpoint(log)
+    assert newest, f"no checkpoint in {log}: commit pretrained-run/ after a sitting"
+    checkpoint = torch.load(newest, map_location="cpu", weights_only=True)
+    assert "optimizer_state_dict" in checkpoint and checkpoint["step"] == checkpoint_step(newest)
+    assert checkpoint["step"] >= config["trained_steps"], "commit the run's newest checkpoint with its export"
+    best = torch.load(os.path.join(log, "model-best.pt"), map_location="cpu", weights_only=True)
+    assert best["step"] >= config["step"] and best["model_type"] == config["model_type"]
+    sittings = [json.loads(line) for line in open(os.path.join(os.path.dirname(log), "sittings.jsonl"))]
+    assert sittings[0]["from_step"] == 0 and sittings[-1]["from_step"] <= checkpoint["step"]

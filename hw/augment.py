@@ -1,0 +1,37 @@
+"""Random equalisation of training crops (`train.py --augment`).
+
+A piano the model never heard differs from the ones it trained on first of all in its spectral envelope:
+how bright it is, how full its bass, where its case, the room and the microphones add or take away. Passing
+each training crop through a random smooth equaliser tells the model that these do not change which notes
+sound. The equaliser's gain in dB, over octaves from 1 kHz: a tilt of up to EQ_TILT_DB per octave, plus
+EQ_BUMPS bell-shaped bumps or dips of up to EQ_BUMP_DB, each 0.3 to 1.5 octaves wide, at random centres
+between MEL_FMIN and MEL_FMAX. One curve per crop, applied in the frequency domain.
+"""
+import math
+
+import torch
+
+from constants import EQ_BUMP_DB, EQ_BUMPS, EQ_TILT_DB, MEL_FMAX, MEL_FMIN, SAMPLE_RATE
+
+
+def random_gains_db(frequencies, crops, generator):
+    """crops x len(frequencies) gains in dB, drawn with `generator` (on the CPU)."""
+    octaves = torch.log2(frequencies.clamp(min=MEL_FMIN) / 1000.0)
+
+    def uniform(low, high):
+        return low + (high - low) * torch.rand(crops, 1, generator=generator)
+    gains = uniform(-EQ_TILT_DB, EQ_TILT_DB) * octaves
+    for _ in range(EQ_BUMPS):
+        centre = uniform(math.log2(MEL_FMIN / 1000.0), math.log2(MEL_FMAX / 1000.0))
+        width = uniform(0.3, 1.5)
+        gains = gains + uniform(-EQ_BUMP_DB, EQ_BUMP_DB) * torch.exp(-0.5 * ((octaves - centre) / width) ** 2)
+    return gains
+
+
+def random_equalizer(audio, generator):
+    """Each crop of `audio` (crops x samples) through its own random equaliser; same shape and device."""
+    samples = audio.shape[-1]
+    frequencies = torch.fft.rfftfreq(samples, 1.0 / SAMPLE_RATE)
+    gains = 10.0 ** (random_gains_db(frequencies, audio.shape[0], generator) / 20.0)
+    spectrum = torch.fft.rfft(audio.float(), dim=-1) * gains.to(audio.device)
+    return torch.fft.irfft(spectrum, n=samples, dim=-1).to(audio.dtype)
