@@ -10,11 +10,12 @@ import time
 
 import onnx
 import pytest
+import torch
 
 from constants import FRAME_SWEEP, ONSET_SWEEP
-from grader.pretrained import (MODEL, OUT, curve_table, export_pretrained, figures_paragraph, readme_figures,
-                               train_pretrained)
-from grader.reference import ROOT, run_folder
+from grader.pretrained import (MODEL, OUT, PROFILE, RUNS, SEED, curve_table, export_pretrained, figures_paragraph,
+                               readme_figures, train_pretrained)
+from grader.reference import ROOT, checkpoint_step, newest_checkpoint, run_folder
 
 
 def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
@@ -119,9 +120,6 @@ def test_the_readme_shows_the_shipped_transcribers_measured_figures():
 def test_any_clone_can_continue_the_shipped_transcribers_run():
     """pretrained-run/ is committed: its newest checkpoint, with the optimizer state, is at or past the steps
     the shipped transcriber has trained, and its model-best.pt at or past the shipped step."""
-    import torch
-    from grader.pretrained import PROFILE, RUNS, SEED
-    from grader.reference import checkpoint_step, newest_checkpoint
     config = json.load(open(os.path.join(OUT, "config.json")))
     log = os.path.join(run_folder(PROFILE, MODEL, SEED, RUNS), "log")
     newest = newest_checkpoint(log)
