@@ -9,10 +9,11 @@
 #                             [--grade quick|none|skip] [--wheels DIR] [--logs hw/log_examples] [--out runs/gpu-check]
 #                             [--tar FILE]
 #
-# --steps shortens the runs (validation every 1000 steps, or at the end); on CPU, --steps 2 --profile cpu
-# --device cpu tests the whole path in a minute (tests/test_gpu_check.py). --wheels installs the packages a
-# bare GPU image lacks, from wheels carried there. The runs skip the final test, so the test split need not be
-# there. Getting the data onto a GPU machine without network: python bench/gpu_parts.py prints the device calls.
+# --steps shortens the runs (validation every 1000 steps, or at the end) and the timing (20 steps at most); on
+# CPU, --steps 2 --profile cpu --device cpu tests the whole path in a minute (tests/test_gpu_check.py).
+# --wheels installs the packages a bare GPU image lacks, from wheels carried there. The runs skip the final
+# test, so the test split need not be there. Getting the data onto a GPU machine without network:
+# python bench/gpu_parts.py prints the device calls.
 # Everything printed also goes to <out>/gpu_check.log; --tar packs <out> (without checkpoints) and the log
 # examples it wrote into one file, also when a step failed.
 set -euo pipefail
@@ -53,7 +54,8 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,dri
 git log -1 --format='commit %H' 2>/dev/null || true
 
 echo "== 1. seconds per step, $profile profile, $device $(elapsed)"
-"$python" bench/train_speed.py --profiles "$profile" --device "$device" --steps 20 --data "$data" | tee "$out/speed.txt"
+"$python" bench/train_speed.py --profiles "$profile" --device "$device" --steps $(( steps < 20 ? steps : 20 )) \
+  --data "$data" | tee "$out/speed.txt"
 
 echo "== 2. the four $profile-profile references at once, $steps steps $(elapsed)"
 interval=$(( steps < 1000 ? steps : 1000 ))

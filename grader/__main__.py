@@ -96,6 +96,7 @@ def main(argv=None):
     bundle.add_argument("--out", default="autograder.zip")
     bundle.add_argument("--metric-check", dest="metric_check", choices=["none", "quick"], default="none")
     bundle.add_argument("--test_data", default=None, help="a built hidden test set to pack in")
+    bundle.add_argument("--time_limit", type=int, default=60, help="seconds for each model's hidden tests")
     args = parser.parse_args(argv)
     if args.command == "grade" and args.post and not (args.student and args.pseudonym):
         parser.error("grade --post needs --student and --pseudonym")
@@ -179,7 +180,7 @@ def main(argv=None):
         run_board(args)
     elif args.command == "gradescope-bundle":
         from .gradescope import build_bundle
-        print("wrote", build_bundle(args.out, args.metric_check, args.test_data))
+        print("wrote", build_bundle(args.out, args.metric_check, args.test_data, args.time_limit))
 
 
 if __name__ == "__main__":

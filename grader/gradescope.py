@@ -69,7 +69,7 @@ elif ! cd "$AUTOGRADER/source"; then
     problem="the autograder's source folder is missing"
 else
     "$AUTOGRADER/venv/bin/python" -m grader grade "$AUTOGRADER/submission" --out "$RESULTS" \\
-        --data_path data/grading --metric-check {check}{test_data}
+        --data_path data/grading --metric-check {check} --time_limit {time_limit}{test_data}
     problem="the grader stopped with exit status $?"
 fi
 if [ ! -s "$RESULTS" ]; then
@@ -80,13 +80,14 @@ fi
 """
 
 
-def build_bundle(out, check="none", test_data=None):
-    """Write the autograder zip; test_data (a built hidden test set) is packed in when given."""
+def build_bundle(out, check="none", test_data=None, time_limit=60):
+    """Write the autograder zip; test_data (a built hidden test set) is packed in when given; time_limit:
+    seconds for each model's hidden tests."""
     data_size = "default" if check != "none" else "tiny"
     note = " (and the train/validation splits the metric check trains on)" if check != "none" else ""
     files = {"setup.sh": SETUP.format(packages=system_packages(), user=USER, create_user=CREATE_USER,
                                       data_note=note, data_size=data_size),
-             "run_autograder": RUN.format(check=check, test_data=" --test_data data/hidden" if test_data else "",
+             "run_autograder": RUN.format(check=check, time_limit=int(time_limit), test_data=" --test_data data/hidden" if test_data else "",
                                           full=full_score(GRADED_MODELS, check))}
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in files.items():

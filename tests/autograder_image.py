@@ -16,14 +16,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCKER_LIKE = [sys.executable, os.path.join(ROOT, "tests", "docker_like.py")]
 
 
-def build_image():
-    """A new folder with source/ (the bundle), venv/ and setup-finished, made by setup.sh in a Docker-like
-    confinement; raises RuntimeError with the end of setup's output when it fails."""
+def build_image(time_limit=60):
+    """A new folder with source/ (the bundle built with `time_limit` seconds for each model's hidden tests),
+    venv/ and setup-finished, made by setup.sh in a Docker-like confinement; raises RuntimeError with the end
+    of setup's output when it fails."""
     folder = tempfile.mkdtemp(prefix="autograder-")   # not under a 0700 folder: the sandbox user passes
     os.chmod(folder, 0o755)                           # through it to the environment
     bundle = os.path.join(folder, "autograder.zip")
-    subprocess.run([sys.executable, "-m", "grader", "gradescope-bundle", "--out", bundle], cwd=ROOT, check=True,
-                   capture_output=True)
+    subprocess.run([sys.executable, "-m", "grader", "gradescope-bundle", "--out", bundle, "--time_limit",
+                    str(time_limit)], cwd=ROOT, check=True, capture_output=True)
     with zipfile.ZipFile(bundle) as archive:
         archive.extractall(os.path.join(folder, "source"))
     os.unlink(bundle)

@@ -23,10 +23,12 @@ from submissions import HOSTILE, MISTAKES, ROOT, hostile_text, solution_text, wr
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not bubblewrap_available(),
                                 reason="runs the bundle as Gradescope does: as root, with bubblewrap installed")
+TIME_LIMIT = 20                        # seconds for each model's hidden tests, as in test_grader.LIMITS
 # What each attack gets in the confined tier (under bubblewrap: test_grader.BUBBLEWRAP_REASONS).
-CONFINED_REASONS = {"fork bomb": "time limit", "memory bomb": "MemoryError", "socket": "Operation not permitted",
-                    "reads the solutions": "Permission denied", "reads the grader": "Permission denied",
-                    "writes outside its folder": "Permission denied", "overwrites the handout": "Permission denied"}
+CONFINED_REASONS = {"fork bomb": f"time limit of {TIME_LIMIT} s", "memory bomb": "MemoryError",
+                    "socket": "Operation not permitted", "reads the solutions": "Permission denied",
+                    "reads the grader": "Permission denied", "writes outside its folder": "Permission denied",
+                    "overwrites the handout": "Permission denied"}
 # Three submissions, an attack in each model (the models are probed one after another).
 ATTACKS = [{"rnn": "socket", "crnn": "reads the solutions", "onf": "writes outside its folder"},
            {"rnn": "fork bomb", "crnn": "memory bomb", "onf": "overwrites the handout"},
@@ -36,7 +38,7 @@ ATTACKS = [{"rnn": "socket", "crnn": "reads the solutions", "onf": "writes outsi
 @pytest.fixture(scope="module")
 def image():
     """An autograder folder after the bundle's setup.sh ran, as root, confined like a Docker build."""
-    folder = build_image()
+    folder = build_image(TIME_LIMIT)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -98,17 +100,20 @@ def test_setup_closes_the_source_folder_to_the_sandbox_user(image):
     assert read.returncode != 0 and "PermissionError" in read.stderr, read.stderr       # Python runs; solutions don't open
 
 
-def test_solutions_get_full_marks_in_both_tiers(image):
-    for confined, tier in [(True, "confined"), (False, "bubblewrap")]:
-        results = autograde(image, solution_text(), confined)
-        assert results["isolation"] == tier, results["output"]
-        assert results["score"] == 31 and all(t["score"] == t["max_score"] for t in results["tests"]), results["output"]
-        assert f"isolation: {tier}" in results["output"]
+def test_solutions_get_full_marks_in_the_confined_tier(image):
+    results = autograde(image, solution_text())
+    assert results["isolation"] == "confined", results["output"]
+    assert results["score"] == 31 and all(t["score"] == t["max_score"] for t in results["tests"]), results["output"]
+    assert "isolation: confined" in results["output"]
 
 
 def test_a_mistake_gets_the_same_partial_credit_in_both_tiers(image):
+    """Each test gets the same score and message in both tiers: the mistaken model loses its points, the
+    other two keep full marks (the solutions alone under bubblewrap: test_grader.py)."""
     model_type, text, failing, phrase = MISTAKES["swapped outputs"]
     confined, plain = (autograde(image, text(), c) for c in (True, False))
+    assert (confined["isolation"], plain["isolation"]) == ("confined", "bubblewrap")
+    assert "isolation: bubblewrap" in plain["output"]
     assert [(t["name"], t["score"], t["output"]) for t in confined["tests"]] == \
            [(t["name"], t["score"], t["output"]) for t in plain["tests"]]
     lost = [title for title, t in by_model(confined)[model_type].items() if t["score"] < t["max_score"]]
