@@ -28,6 +28,13 @@ from .board.commands import add_commands as add_board_commands
 from .board.commands import run as run_board
 
 
+def seconds(text):
+    """argparse type of a time limit: a whole number of seconds, at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time limit: give a whole number of seconds, 1 or more")
+    return int(text)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -80,7 +87,7 @@ def main(argv=None):
             sub.add_argument("--regrade", action="store_true", help="grade again what already has a results.json")
             sub.add_argument("--csv", default="grades.csv")
             sub.add_argument("--results", default="graded", help="folder for each submission's results.json")
-            sub.add_argument("--timeout", type=int, default=3600, help="seconds per submission")
+            sub.add_argument("--timeout", type=seconds, default=3600, help="seconds per submission")
         sub.add_argument("--metric-check", dest="metric_check", choices=["none", "quick", "5k"], default="none")
         sub.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                          help="where the metric check trains (cuda: the GPU, bound into the sandbox)")
@@ -88,7 +95,7 @@ def main(argv=None):
                          help="data whose validation crops feed the hidden tests and the metric check")
         sub.add_argument("--test_data", default=None, help="hidden test set scoring a submitted model.pt")
         sub.add_argument("--models", nargs="+", default=["rnn", "crnn", "onf"], choices=["rnn", "crnn", "onf"])
-        sub.add_argument("--time_limit", type=int, default=60, help="seconds for each model's hidden tests")
+        sub.add_argument("--time_limit", type=seconds, default=60, help="seconds for each model's hidden tests")
         sub.add_argument("--unsafe-no-sandbox", dest="unsafe", action="store_true",
                          help="run student code without bubblewrap (only for code you trust)")
     add_board_commands(commands)
@@ -96,7 +103,7 @@ def main(argv=None):
     bundle.add_argument("--out", default="autograder.zip")
     bundle.add_argument("--metric-check", dest="metric_check", choices=["none", "quick"], default="none")
     bundle.add_argument("--test_data", default=None, help="a built hidden test set to pack in")
-    bundle.add_argument("--time_limit", type=int, default=60, help="seconds for each model's hidden tests")
+    bundle.add_argument("--time_limit", type=seconds, default=60, help="seconds for each model's hidden tests")
     args = parser.parse_args(argv)
     if args.command == "grade" and args.post and not (args.student and args.pseudonym):
         parser.error("grade --post needs --student and --pseudonym")

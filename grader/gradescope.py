@@ -87,7 +87,8 @@ def build_bundle(out, check="none", test_data=None, time_limit=60):
     note = " (and the train/validation splits the metric check trains on)" if check != "none" else ""
     files = {"setup.sh": SETUP.format(packages=system_packages(), user=USER, create_user=CREATE_USER,
                                       data_note=note, data_size=data_size),
-             "run_autograder": RUN.format(check=check, time_limit=int(time_limit), test_data=" --test_data data/hidden" if test_data else "",
+             "run_autograder": RUN.format(check=check, time_limit=int(time_limit),
+                                          test_data=" --test_data data/hidden" if test_data else "",
                                           full=full_score(GRADED_MODELS, check))}
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in files.items():

@@ -187,6 +187,19 @@ def test_grading_refuses_without_bubblewrap_unless_told(tiny_data, tmp_path):
     assert results["score"] == 10 and "WITHOUT A SANDBOX" in results["output"]
 
 
+def test_a_time_limit_that_is_not_whole_seconds_is_refused_in_one_sentence(tmp_path):
+    bundle = tmp_path / "autograder.zip"
+    for command in (["grade", str(tmp_path), "--time_limit", "0"],
+                    ["gradescope-bundle", "--out", str(bundle), "--time_limit", "1.5"]):
+        run = subprocess.run([sys.executable, "-m", "grader", *command], cwd=ROOT, capture_output=True, text=True)
+        assert run.returncode == 2 and "is not a time limit: give a whole number of seconds" in run.stderr, run.stderr
+    assert not bundle.exists()
+    subprocess.run([sys.executable, "-m", "grader", "gradescope-bundle", "--out", str(bundle), "--time_limit",
+                   "45"], cwd=ROOT, capture_output=True, text=True, check=True)
+    with zipfile.ZipFile(bundle) as archive:                    # run_autograder passes it on to every grading
+        assert "--time_limit 45" in archive.read("run_autograder").decode()
+
+
 def test_grade_post_puts_the_results_on_the_board(tiny_data, checkpoint, tmp_path):
     folder = write_submission(str(tmp_path / "sub"), solution_text(), checkpoint)
     out, db = tmp_path / "results.json", str(tmp_path / "board.sqlite3")
