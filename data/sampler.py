@@ -1,14 +1,18 @@
-"""The kit's own sample player: a performance played on the Salamander Grand Piano (data/salamander.py).
+"""The kit's own sample player: a performance played on a sampled piano (sample_sets.py).
 
-What a real grand does, and how each note is played here:
-- velocity: 16 recorded layers; a note plays the layer of its velocity, near the border of two layers
-  an equal-power crossfade of both, at a level interpolated between the layers' recorded levels, so
-  the level follows velocity inside a layer and timbre changes without jumps at the borders;
-- pitch: every key is within a semitone of a recorded one, read faster or slower by that ratio
-  (linear interpolation) so it lands on its own pitch;
+What a real piano does, and how each note is played here:
+- velocity: a set with several recorded layers (the Salamander grand has 16) plays the layer of the note's
+  velocity, near the border of two layers an equal-power crossfade of both, at a level interpolated
+  between the layers' recorded levels, so the level follows velocity inside a layer and timbre changes
+  without jumps at the borders. A set with one layer follows velocity with the General MIDI level curve
+  (40 log10(velocity / 127) dB) and a low-pass filter that opens with velocity, as hammers hit harder
+  sound brighter;
+- pitch: every key is read from the nearest recorded one, faster or slower by their ratio (linear
+  interpolation) so it lands on its own pitch;
 - dampers: a note sounds until its key is up and the sustain pedal is up; then its damper stops it
   within a fraction of a second (slower in the bass), and the release sample of its key (the damper's
-  noise) sounds. The top strings have no dampers (from F6): they ring until they die away;
+  noise) sounds where the set has one. The top strings have no dampers (from F6): they ring until they
+  die away;
 - a key struck again while it still sounds cuts the earlier sound short (one string set per key).
 
 Everything is deterministic: the same performance gives the same samples. Decoded samples (16 kHz mono,
@@ -18,11 +22,11 @@ import os
 
 import numpy as np
 import soundfile
-from scipy.signal import resample_poly
+from scipy.signal import lfilter, resample_poly
 
 from hw.constants import SAMPLE_RATE
 
-from . import salamander
+from .sample_sets import SALAMANDER
 
 UNDAMPED_FROM = 89            # F6: from here up a grand's strings have no dampers
 PEDAL_THRESHOLD = 64          # CC64 at or above this holds the dampers off
@@ -31,6 +35,7 @@ RELEASE_LEVEL = 0.04          # the damper noise against the note's own level
 CROSSFADE = 0.5               # width of the crossfade between two velocity layers, in layers
 ATTACK = (0.002, 0.3)         # seconds of a note's start over which its level is measured
 TRIM_DB = -70                 # a sample's tail below this (against its peak) is cut off
+BRIGHTNESS = (2.0, 16.0)      # one-layer sets: the low-pass cutoff, in harmonics, at velocity 0 and 127
 DAMPER, RESTRUCK, RINGS = "damper", "restruck", "rings"      # what stops a note's sound
 
 
@@ -39,22 +44,22 @@ def damper_time(pitch):
     return float(np.interp(pitch, [21, 60, 88], [0.25, 0.08, 0.04]))
 
 
-def layer_position(velocity):
-    """Where a MIDI velocity falls on the layers: 0 to LAYERS, layer L spanning L - 1 to L."""
-    return float(np.clip(velocity / 127 * salamander.LAYERS, 1e-6, salamander.LAYERS))
+def layer_position(velocity, layers):
+    """Where a MIDI velocity falls on the layers: 0 to layers, layer L spanning L - 1 to L."""
+    return float(np.clip(velocity / 127 * layers, 1e-6, layers))
 
 
-def layer_weights(velocity):
+def layer_weights(velocity, layers):
     """[(layer, weight)]: one layer, or near the border of two an equal-power crossfade of both. The zone
     is narrow because two recordings of a key never share their partials' phases, and their mix is
     coloured by the cancellation between them."""
-    position = layer_position(velocity)
+    position = layer_position(velocity, layers)
     border = int(round(position))
     offset = position - border
-    if 1 <= border < salamander.LAYERS and abs(offset) < CROSSFADE / 2:
+    if 1 <= border < layers and abs(offset) < CROSSFADE / 2:
         mix = (offset + CROSSFADE / 2) / CROSSFADE
         return [(border, float(np.cos(mix * np.pi / 2))), (border + 1, float(np.sin(mix * np.pi / 2)))]
-    return [(min(int(np.ceil(position)), salamander.LAYERS), 1.0)]
+    return [(min(int(np.ceil(position)), layers), 1.0)]
 
 
 def attack_level(audio):
@@ -62,8 +67,13 @@ def attack_level(audio):
     return float(np.sqrt(np.mean(np.square(part, dtype=np.float64)))) + 1e-9
 
 
-def nearest_sampled(pitch):
-    return min(salamander.sampled_pitches(), key=lambda sampled: (abs(sampled - pitch), sampled))
+def brighten(audio, pitch, velocity):
+    """A one-pole low-pass whose cutoff rises with velocity (BRIGHTNESS, in harmonics of the note), for
+    sets recorded at one level: a soft hammer blow excites fewer partials."""
+    harmonics = BRIGHTNESS[0] * (BRIGHTNESS[1] / BRIGHTNESS[0]) ** (velocity / 127)
+    cutoff = min(harmonics * 440.0 * 2 ** ((pitch - 69) / 12), SAMPLE_RATE / 2)
+    pole = np.exp(-2 * np.pi * cutoff / SAMPLE_RATE)
+    return lfilter([1 - pole], [1, -pole], audio).astype(np.float32)
 
 
 def decode(path):
@@ -83,13 +93,18 @@ def decode(path):
 
 
 class SamplePlayer:
-    """Plays performances (data/performance.py) on the sampled grand; samples load on first use."""
+    """Plays performances (data/performance.py) on a sampled piano; samples load on first use."""
 
-    def __init__(self, cache=None):
-        self.cache = salamander.require(cache or salamander.CACHE)
+    def __init__(self, samples=SALAMANDER, cache=None):
+        self.samples = samples
+        self.cache = samples.require(cache)
         self.decoded = os.path.join(self.cache, f"decoded-{SAMPLE_RATE}")
+        self.pitches = sorted(samples.sampled_pitches())
         self.loaded = {}
         self.levels = {}              # sampled pitch -> attack level of each layer
+
+    def nearest_sampled(self, pitch):
+        return min(self.pitches, key=lambda sampled: (abs(sampled - pitch), sampled))
 
     def sample(self, path):
         if path not in self.loaded:
@@ -116,27 +131,29 @@ class SamplePlayer:
             fade = {DAMPER: damper_time(int(pitch)), RESTRUCK: RESTRIKE_FADE, RINGS: None}[stopped_by]
             voice = self.voice(int(pitch), float(velocity), end - onset, fade)[:total - start]
             out[start:start + len(voice)] += voice
-            if stopped_by == DAMPER:
+            if stopped_by == DAMPER and self.samples.releases:
                 self.add_release(out, int(pitch), float(velocity), end, total)
         return out[:total]
 
     def voice(self, pitch, velocity, seconds, fade):
         """One note's sound from its onset: the two layers, shifted to pitch, stopped after `seconds` with
         an exponential fade of time constant `fade` (None: it rings until the sample ends)."""
-        sampled = nearest_sampled(pitch)
+        sampled = self.nearest_sampled(pitch)
         ratio = 2.0 ** ((pitch - sampled) / 12)
         length = None
         mixed = None
-        for layer, weight in layer_weights(velocity):
+        for layer, weight in layer_weights(velocity, self.samples.layers):
             if weight < 1e-3:
                 continue
-            source = self.sample(salamander.sample_path(sampled, layer, self.cache))
+            source = self.sample(self.samples.sample_path(sampled, layer, self.cache))
             available = int((len(source) - 1) / ratio)
             if length is None:
                 want = available if fade is None else int((seconds + 5 * fade) * SAMPLE_RATE)
                 length = max(min(want, available), 1)
             shifted = np.interp(np.arange(length) * ratio, np.arange(len(source)), source).astype(np.float32)
             mixed = weight * shifted if mixed is None else mixed + weight * shifted[:len(mixed)]
+        if self.samples.layers == 1:
+            mixed = brighten(mixed, pitch, velocity)
         mixed *= self.level(sampled, velocity) / attack_level(mixed)
         if fade is not None:
             held = int(seconds * SAMPLE_RATE)
@@ -146,20 +163,25 @@ class SamplePlayer:
 
     def level(self, sampled, velocity):
         """The attack level a key at this velocity has: the recorded layers' levels (made non-decreasing),
-        interpolated between the layers' centres, so the level follows velocity inside a layer too."""
+        interpolated between the layers' centres, so the level follows velocity inside a layer too; with one
+        layer, its level on the General MIDI curve, (velocity / 127) squared."""
+        layers = self.samples.layers
         if sampled not in self.levels:
-            recorded = [attack_level(self.sample(salamander.sample_path(sampled, layer, self.cache)))
-                        for layer in range(1, salamander.LAYERS + 1)]
+            recorded = [attack_level(self.sample(self.samples.sample_path(sampled, layer, self.cache)))
+                        for layer in range(1, layers + 1)]
             self.levels[sampled] = np.maximum.accumulate(recorded)
-        centres = np.arange(salamander.LAYERS) + 0.5
-        return float(np.interp(layer_position(velocity), centres, self.levels[sampled]))
+        if layers == 1:
+            return float(self.levels[sampled][0] * (max(velocity, 1) / 127) ** 2)
+        centres = np.arange(layers) + 0.5
+        return float(np.interp(layer_position(velocity, layers), centres, self.levels[sampled]))
 
     def add_release(self, out, pitch, velocity, at, total):
         start = int(round(at * SAMPLE_RATE))
         if start >= total:
             return
-        noise = self.sample(salamander.release_path(pitch, self.cache))
-        level = RELEASE_LEVEL * self.level(nearest_sampled(pitch), velocity) / self.level(nearest_sampled(pitch), 127)
+        noise = self.sample(self.samples.release_path(pitch, self.cache))
+        sampled = self.nearest_sampled(pitch)
+        level = RELEASE_LEVEL * self.level(sampled, velocity) / self.level(sampled, 127)
         noise = noise[:total - start] * level
         out[start:start + len(noise)] += noise
 

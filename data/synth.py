@@ -22,7 +22,7 @@ from .performance import perform
 from .render import PIANOS, TRAINING_PIANOS, UNSEEN_PIANO, Renderer
 from .rooms import FAMILIES, HELD_OUT_FAMILY, TRAINING_FAMILIES, Room
 
-BUILD_VERSION = 2
+BUILD_VERSION = 3             # 3: `large`'s training pieces are played on the VSCO 2 piano too
 YEAR = 2026                    # the "year" field of every record: the year this kit's set was made
 
 
@@ -31,6 +31,7 @@ class Size:
     pieces: dict               # split -> number of pieces
     max_seconds: float         # a longer performance is cut at a bar line
     mix: dict                  # source pool -> share of the pieces; "etudes" are procedural
+    training_pianos: dict = None   # piano -> share of the training pieces (None: TRAINING_PIANOS)
 
 
 DEFAULT = Size({"train": 100, "validation": 20, "test": 50}, 200.0,
@@ -40,9 +41,11 @@ SIZES = {
     "small": Size({"train": 20, "validation": 5, "test": 10}, 60.0,
                   {"etudes": 0.4, "chorales": 0.3, "chamber": 0.1, "vocal": 0.1, "keyboard": 0.1}),
     "default": DEFAULT,
-    # default's validation and test pieces (the plan draws them first), five times its training pieces: for
-    # the pretrained transcriber, which outgrows 100 pieces. The corpus runs out, so études fill the rest.
-    "large": replace(DEFAULT, pieces={**DEFAULT.pieces, "train": 5 * DEFAULT.pieces["train"]}),
+    # default's validation and test pieces (the plan draws them first), five times its training pieces, on
+    # four pianos: for the pretrained transcriber, which outgrows 100 pieces and three pianos. The corpus
+    # runs out, so études fill the rest.
+    "large": replace(DEFAULT, pieces={**DEFAULT.pieces, "train": 5 * DEFAULT.pieces["train"]},
+                     training_pianos={"salamander": 0.3, "vsco2": 0.3, "steinway": 0.2, "yamaha": 0.2}),
 }
 
 
@@ -92,7 +95,8 @@ def plan(size_name, seed):
                 piano = ([UNSEEN_PIANO] + list(TRAINING_PIANOS))[i % (len(TRAINING_PIANOS) + 1)]
                 family = ([HELD_OUT_FAMILY] + TRAINING_FAMILIES)[(i // (len(TRAINING_PIANOS) + 1)) % len(FAMILIES)]
             else:
-                piano = str(rng.choice(list(TRAINING_PIANOS), p=list(TRAINING_PIANOS.values())))
+                shares = size.training_pianos if split == "train" and size.training_pianos else TRAINING_PIANOS
+                piano = str(rng.choice(list(shares), p=list(shares.values())))
                 family = TRAINING_FAMILIES[int(rng.integers(len(TRAINING_FAMILIES)))]
             name = f"etude-{item:03d}" if isinstance(item, int) else slug(item.title)
             pieces.append(Piece(len(pieces), split, f"{i:03d}-{name}", piano, family,

@@ -40,13 +40,6 @@ VALIDATION_INTERVAL = 2000
 SITTINGS = "sittings.jsonl"   # in the run's folder: each sitting's first step and data
 MAX_MEGABYTES = 25
 TABLE_EVERY = 8000         # steps between the columns of the README's validation curve (the last step is added)
-# The pianos of the training split (data/README.md) and their licences.
-PIANO_LICENCES = [
-    "Salamander Grand Piano V3 by Alexander Holm (Yamaha C5), CC BY 3.0, "
-    "https://creativecommons.org/licenses/by/3.0/; npm packages @audio-samples/piano-* 1.0.5",
-    "MuseScore General Lite \"Grand Piano\" (Debian musescore-general-soundfont-small), MIT",
-    "FluidR3 GM \"Yamaha Grand Piano\" by Frank Wen (Debian fluid-soundfont-gm), MIT",
-]
 
 
 def train_pretrained(steps, threads, data_path, runs=RUNS, flags=()):
@@ -94,6 +87,14 @@ def data_identity(data_path):
     return {"path": os.path.relpath(os.path.abspath(data_path), ROOT), "build": build,
             "data.json sha256": hashlib.sha256(raw).hexdigest(),
             "validation sha256": hashlib.sha256(json.dumps(validation, sort_keys=True).encode()).hexdigest()}
+
+
+def pianos_heard(data_path):
+    """The licence lines of the pianos of the training pieces of `data_path` (data/render.py)."""
+    from data.render import PIANOS
+    with open(os.path.join(data_path, "data.json")) as f:
+        names = {r.get("piano") for r in json.load(f) if r["split"] == "train"}
+    return [PIANOS[name].licence for name in PIANOS if name in names]
 
 
 def composition(data_path):
@@ -166,7 +167,7 @@ def export_pretrained(data_path, runs=RUNS, out=OUT):
                                             "git_commit", "command") if k in config},
         "continue_with": f"python -m grader pretrained train --steps {rows[-1]['step'] + 50000} "
                          f"--data_path {history[-1]['path']}" + "".join(f" {flag}" for flag in history[-1]["flags"]),
-        "data": history, "pianos_heard": PIANO_LICENCES,
+        "data": history, "pianos_heard": pianos_heard(data_path),
     }
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(description, f, indent=1)

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from constants import FRAME_SWEEP, ONSET_SWEEP
+from data.render import PIANOS
 from grader.pretrained import (MODEL, OUT, PROFILE, RUNS, SEED, curve_table, export_pretrained, figures_paragraph,
                                readme_figures, train_pretrained)
 from grader.reference import ROOT, checkpoint_step, newest_checkpoint, run_folder
@@ -53,7 +54,9 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     assert float(stored["onset_threshold"]) == config["thresholds"]["onset_threshold"] in ONSET_SWEEP
     assert float(stored["frame_threshold"]) == config["thresholds"]["frame_threshold"] in FRAME_SWEEP
     assert config["trained_steps"] == 6 and config["model_type"] == MODEL
-    assert any("Salamander" in line and "CC BY 3.0" in line for line in config["pianos_heard"])
+    heard = {r["piano"] for r in train}                  # one licence line per piano of the training pieces
+    assert len(config["pianos_heard"]) == len(heard) and all(PIANOS[p].licence in config["pianos_heard"] for p in heard)
+    assert "GPL" not in " ".join(config["pianos_heard"])             # the held-out test piano's is not one
     first, second = config["data"]
     assert first["steps"] == [0, 2] and second["steps"] == [2, 6]
     assert first["flags"] == [] and second["flags"] == ["--augment"]

