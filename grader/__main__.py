@@ -35,6 +35,11 @@ def seconds(text):
     return int(text)
 
 
+def add_time_limit(command):
+    """The --time_limit of `grade`, `grade-all` and `gradescope-bundle`: one definition, so they agree."""
+    command.add_argument("--time_limit", type=seconds, default=60, help="seconds for each model's hidden tests")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -95,7 +100,7 @@ def main(argv=None):
                          help="data whose validation crops feed the hidden tests and the metric check")
         sub.add_argument("--test_data", default=None, help="hidden test set scoring a submitted model.pt")
         sub.add_argument("--models", nargs="+", default=["rnn", "crnn", "onf"], choices=["rnn", "crnn", "onf"])
-        sub.add_argument("--time_limit", type=seconds, default=60, help="seconds for each model's hidden tests")
+        add_time_limit(sub)
         sub.add_argument("--unsafe-no-sandbox", dest="unsafe", action="store_true",
                          help="run student code without bubblewrap (only for code you trust)")
     add_board_commands(commands)
@@ -103,7 +108,7 @@ def main(argv=None):
     bundle.add_argument("--out", default="autograder.zip")
     bundle.add_argument("--metric-check", dest="metric_check", choices=["none", "quick"], default="none")
     bundle.add_argument("--test_data", default=None, help="a built hidden test set to pack in")
-    bundle.add_argument("--time_limit", type=seconds, default=60, help="seconds for each model's hidden tests")
+    add_time_limit(bundle)
     args = parser.parse_args(argv)
     if args.command == "grade" and args.post and not (args.student and args.pseudonym):
         parser.error("grade --post needs --student and --pseudonym")
