@@ -3,7 +3,7 @@ spread over as many sittings as it takes, then exported to ONNX beside what it w
 
     python -m grader pretrained train [--steps 200000] [--threads 1] [--data_path data/large] [--augment]
                                                                        # start, or continue where it stopped
-    python -m grader pretrained export                                 # hw/pretrained/ from the best validation
+    python -m grader pretrained export                  # hw/pretrained/ from the newest recipe's best validation
     python -m grader pretrained table                                  # hw/README.md's curve and figures
 
 The run is a reference run of its own (pretrained-run/<profile>/<model>-seed<N>/): the same train.py in a
@@ -53,18 +53,28 @@ def train_pretrained(steps, threads, data_path, runs=RUNS, flags=()):
 def record_sitting(folder, data_path, flags=()):
     """Append to the run's sittings.jsonl the step a sitting starts from, the data it trains on and its
     train.py flags: a run may move to a larger data set part way (its validation pieces must stay the same
-    for the curve to mean one thing), or start augmenting."""
-    checkpoint = newest_checkpoint(os.path.join(folder, "log"))
+    for the curve to mean one thing), or start augmenting.
+
+    A sitting that changes the recipe (other data or flags) starts a new best: model-best.pt is renamed
+    model-best-until-<step>.pt, so what train.py keeps, and `export` ships, is chosen among the weights of
+    the newest recipe. The validation pieces are played on the pianos of default's training pieces; a recipe
+    that adds pianos trades a little on them for pianos they do not hold, and a best kept from before the
+    change would stand for the old recipe however well the new one does elsewhere."""
+    log = os.path.join(folder, "log")
+    checkpoint = newest_checkpoint(log)
     step = checkpoint_step(checkpoint) if checkpoint else 0
     data = data_identity(data_path)
     path = os.path.join(folder, SITTINGS)
     if checkpoint and os.path.exists(path):
         with open(path) as f:
-            before = json.loads(f.read().splitlines()[-1])["data"]
-        if before["validation sha256"] != data["validation sha256"]:
-            sys.exit(f"error: {data_path} has other validation pieces than {before['path']}, which this run "
-                     "validated on so far; its curve would change meaning. Train on a set built with the same "
+            before = json.loads(f.read().splitlines()[-1])
+        if before["data"]["validation sha256"] != data["validation sha256"]:
+            sys.exit(f"error: {data_path} has other validation pieces than {before['data']['path']}, which this "
+                     "run validated on so far; its curve would change meaning. Train on a set built with the same "
                      "seed (every --size shares them), or start a new run folder.")
+        best = os.path.join(log, "model-best.pt")
+        if (before["data"], before.get("flags", [])) != (data, list(flags)) and os.path.exists(best):
+            os.replace(best, os.path.join(log, f"model-best-until-{step}.pt"))
     os.makedirs(folder, exist_ok=True)
     with open(path, "a") as f:
         f.write(json.dumps({"from_step": step, "data": data, "flags": list(flags)}) + "\n")

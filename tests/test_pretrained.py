@@ -31,6 +31,8 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     with open(os.path.join(other, "data.json"), "w") as f:
         json.dump([r for r in records if r is not train[0]], f)
     logdir = train_pretrained(4, 1, other, runs, flags=["--augment"])
+    assert os.path.exists(os.path.join(logdir, "model-best-until-2.pt"))     # a new recipe starts a new best
+    assert torch.load(os.path.join(logdir, "model-best.pt"), weights_only=True)["step"] == 4
     console = open(os.path.join(logdir, "console.log")).read()
     assert "resumed from" in console and "random equalisers" in console
     unlike = str(tmp_path / "unlike")                                      # other validation pieces: refused
@@ -53,7 +55,7 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     config = json.load(open(os.path.join(out, "config.json")))
     assert float(stored["onset_threshold"]) == config["thresholds"]["onset_threshold"] in ONSET_SWEEP
     assert float(stored["frame_threshold"]) == config["thresholds"]["frame_threshold"] in FRAME_SWEEP
-    assert config["trained_steps"] == 6 and config["model_type"] == MODEL
+    assert config["trained_steps"] == 6 and config["model_type"] == MODEL and config["step"] in (4, 6)
     heard = {r["piano"] for r in train}                  # one licence line per piano of the training pieces
     assert len(config["pianos_heard"]) == len(heard) and all(PIANOS[p].licence in config["pianos_heard"] for p in heard)
     assert "GPL" not in " ".join(config["pianos_heard"])             # the held-out test piano's is not one
