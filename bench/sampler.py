@@ -17,7 +17,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from data import etudes  # noqa: E402
 from data.performance import perform  # noqa: E402
-from data.render import PIANOS, Renderer, Room  # noqa: E402
+from data.render import PIANOS, Renderer  # noqa: E402
+from data.rooms import Room  # noqa: E402
 from data.sample_sets import SAMPLE_SETS  # noqa: E402
 from data.sampler import SamplePlayer  # noqa: E402
 
@@ -47,13 +48,13 @@ def main():
             player.render(performance)
         sampler[name] = time.perf_counter() - started
 
-    renderer, room = Renderer(), Room.draw(np.random.default_rng(0))
+    renderer, room = Renderer(), Room.draw(np.random.default_rng(0), "studio")
     renderer.render(performances[0], PIANOS["steinway"], room, np.random.default_rng(0))     # warm its cache
     started = time.perf_counter()
     for performance in performances:
         renderer.render(performance, PIANOS["steinway"], room, np.random.default_rng(0))
     fluid = time.perf_counter() - started
-    print(f"FluidSynth (MuseScore Steinway, with the kit's room): {fluid:.2f} s, {seconds / fluid:.0f}x realtime")
+    print(f"FluidSynth (MuseScore Steinway, with a studio room): {fluid:.2f} s, {seconds / fluid:.0f}x realtime")
     for name, taken in sampler.items():
         print(f"sample player ({name}): {taken:.2f} s, {seconds / taken:.0f}x realtime on one core, "
               f"{fluid / taken:.2f}x FluidSynth's speed")
