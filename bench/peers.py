@@ -39,7 +39,7 @@ from constants import SAMPLE_RATE  # noqa: E402
 from dataset import MAESTRO_small, read_records  # noqa: E402
 from evaluate import extract_notes, load_model, note_scores, to_mir_eval  # noqa: E402
 from export import THRESHOLDS, OnnxModel, as_onnx  # noqa: E402
-from data.salamander import sha256  # noqa: E402
+from data.npm_samples import sha256  # noqa: E402
 from grader.reference import source_commit  # noqa: E402
 from train import cpu_name  # noqa: E402
 from transcribe import PRETRAINED, predict  # noqa: E402
