@@ -16,4 +16,4 @@ SCRIPTS = sorted(os.path.relpath(path, ROOT) for path in glob.glob(os.path.join(
 def test_every_benchmark_imports_what_it_needs_and_explains_itself(script):
     run = subprocess.run([sys.executable, script, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert run.stdout.startswith("usage:"), run.stdout[:500]
+    assert "usage: " in run.stdout, run.stdout[:500]      # pyfluidsynth may print where it found its library first
