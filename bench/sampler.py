@@ -4,7 +4,8 @@
 
 Performances of the kit's procedural études, the densest material the builder writes, played on each
 sampled piano (the Salamander grand, the VSCO 2 piano) by the sample player and on the MuseScore Steinway
-by FluidSynth, one core each. The sample player's first piece pays for loading (and on the first run ever,
+by FluidSynth, one core each; the sampled pianos again with a drawn timbre (data/timbre.py), which filters
+every note. The sample player's first piece pays for loading (and on the first run ever,
 decoding) its samples; that cost is printed apart. Target: at least 20x realtime per core.
 """
 import argparse
@@ -21,6 +22,7 @@ from data.render import PIANOS, Renderer  # noqa: E402
 from data.rooms import Room  # noqa: E402
 from data.sample_sets import SAMPLE_SETS  # noqa: E402
 from data.sampler import SamplePlayer  # noqa: E402
+from data.timbre import Timbre  # noqa: E402
 
 
 def main():
@@ -37,16 +39,18 @@ def main():
     print(f"{args.pieces} études: {seconds:.0f} s of music, {notes} notes ({notes / seconds:.1f} per second)")
 
     sampler = {}
+    timbre = Timbre.draw(np.random.default_rng(0))
     for name, samples in SAMPLE_SETS.items():
         started = time.perf_counter()
         player = SamplePlayer(samples)
         player.render(performances[0])
         print(f"sample player ({name}), loading its samples with the first piece: "
               f"{time.perf_counter() - started:.1f} s")
-        started = time.perf_counter()
-        for performance in performances:
-            player.render(performance)
-        sampler[name] = time.perf_counter() - started
+        for label, drawn in [(name, None), (f"{name}, a drawn timbre", timbre)]:
+            started = time.perf_counter()
+            for performance in performances:
+                player.render(performance, drawn)
+            sampler[label] = time.perf_counter() - started
 
     renderer, room = Renderer(), Room.draw(np.random.default_rng(0), "studio")
     renderer.render(performances[0], PIANOS["steinway"], room, np.random.default_rng(0))     # warm its cache

@@ -86,18 +86,22 @@ class Renderer:
         synth.program_select(0, font, 0, piano.preset)
         return synth
 
-    def render(self, performance, piano, room, rng):
+    def render(self, performance, piano, room, rng, timbre=None):
         """Mono int16 audio at SAMPLE_RATE: the performance played on `piano` and recorded in `room`
-        (rooms.Room; None records it dry and close, for tests)."""
-        return record(self.dry(performance, piano), room, rng)
+        (rooms.Room; None records it dry and close, for tests); a sampled piano's partials varied by
+        `timbre` (timbre.Timbre), if given."""
+        return record(self.dry(performance, piano, timbre), room, rng)
 
-    def dry(self, performance, piano):
+    def dry(self, performance, piano, timbre=None):
         """The piano's own sound, mono float, before any room."""
         if piano.samples is not None:
             if piano.name not in self.players:
                 from .sampler import SamplePlayer
                 self.players[piano.name] = SamplePlayer(piano.samples)
-            return self.players[piano.name].render(performance)
+            return self.players[piano.name].render(performance, timbre)
+        if timbre is not None:
+            raise ValueError(f"piano {piano.name} is played by FluidSynth, which renders whole pieces: "
+                             "only the sampled pianos take a timbre")
         synth = self.new_synth(piano)
         events = [(t, 0, 64, int(v)) for t, v in performance.pedal]
         for onset, offset, pitch, velocity in performance.notes:

@@ -13,7 +13,9 @@ What a real piano does, and how each note is played here:
   within a fraction of a second (slower in the bass), and the release sample of its key (the damper's
   noise) sounds where the set has one. The top strings have no dampers (from F6): they ring until they
   die away;
-- a key struck again while it still sounds cuts the earlier sound short (one string set per key).
+- a key struck again while it still sounds cuts the earlier sound short (one string set per key);
+- timbre: a drawn timbre (timbre.py) raises or lowers each note's partials, so that one set of samples
+  sounds like many pianos.
 
 Everything is deterministic: the same performance gives the same samples. Decoded samples (16 kHz mono,
 float16, silence trimmed) are kept beside the OGG files in the cache, so later builds skip decoding.
@@ -22,6 +24,7 @@ import os
 
 import numpy as np
 import soundfile
+from mir_eval.util import midi_to_hz
 from scipy.signal import lfilter, resample_poly
 
 from hw.constants import SAMPLE_RATE
@@ -71,7 +74,7 @@ def brighten(audio, pitch, velocity):
     """A one-pole low-pass whose cutoff rises with velocity (BRIGHTNESS, in harmonics of the note), for
     sets recorded at one level: a soft hammer blow excites fewer partials."""
     harmonics = BRIGHTNESS[0] * (BRIGHTNESS[1] / BRIGHTNESS[0]) ** (velocity / 127)
-    cutoff = min(harmonics * 440.0 * 2 ** ((pitch - 69) / 12), SAMPLE_RATE / 2)
+    cutoff = min(harmonics * float(midi_to_hz(pitch)), SAMPLE_RATE / 2)
     pole = np.exp(-2 * np.pi * cutoff / SAMPLE_RATE)
     return lfilter([1 - pole], [1, -pole], audio).astype(np.float32)
 
@@ -118,8 +121,9 @@ class SamplePlayer:
             self.loaded[path] = np.load(stored).astype(np.float32)
         return self.loaded[path]
 
-    def render(self, performance):
-        """Mono float32 audio at SAMPLE_RATE, performance.duration long."""
+    def render(self, performance, timbre=None):
+        """Mono float32 audio at SAMPLE_RATE, performance.duration long; `timbre` (timbre.Timbre) varies the
+        partials of every note."""
         total = int(round(performance.duration * SAMPLE_RATE))
         out = np.zeros(total + 1, dtype=np.float32)
         notes = np.asarray(performance.notes, dtype=np.float64).reshape(-1, 4)
@@ -129,13 +133,13 @@ class SamplePlayer:
             if start >= total:
                 continue
             fade = {DAMPER: damper_time(int(pitch)), RESTRUCK: RESTRIKE_FADE, RINGS: None}[stopped_by]
-            voice = self.voice(int(pitch), float(velocity), end - onset, fade)[:total - start]
+            voice = self.voice(int(pitch), float(velocity), end - onset, fade, timbre)[:total - start]
             out[start:start + len(voice)] += voice
             if stopped_by == DAMPER and self.samples.releases:
                 self.add_release(out, int(pitch), float(velocity), end, total)
         return out[:total]
 
-    def voice(self, pitch, velocity, seconds, fade):
+    def voice(self, pitch, velocity, seconds, fade, timbre=None):
         """One note's sound from its onset: the two layers, shifted to pitch, stopped after `seconds` with
         an exponential fade of time constant `fade` (None: it rings until the sample ends)."""
         sampled = self.nearest_sampled(pitch)
@@ -154,6 +158,8 @@ class SamplePlayer:
             mixed = weight * shifted if mixed is None else mixed + weight * shifted[:len(mixed)]
         if self.samples.layers == 1:
             mixed = brighten(mixed, pitch, velocity)
+        if timbre is not None:
+            mixed = timbre.apply(mixed, pitch)
         mixed *= self.level(sampled, velocity) / attack_level(mixed)
         if fade is not None:
             held = int(seconds * SAMPLE_RATE)

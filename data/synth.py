@@ -21,8 +21,10 @@ from .maestro_format import SPLITS, write_flac, write_metadata, write_midi
 from .performance import perform
 from .render import PIANOS, TRAINING_PIANOS, UNSEEN_PIANO, Renderer
 from .rooms import FAMILIES, HELD_OUT_FAMILY, TRAINING_FAMILIES, Room
+from .timbre import Timbre
 
-BUILD_VERSION = 3             # 3: `large`'s training pieces are played on the VSCO 2 piano too
+BUILD_VERSION = 4             # 4: `large`'s sampled training pieces have drawn timbres (timbre.py)
+TIMBRE_STREAM = 1              # the plan's second random generator, (seed, 1), draws the timbres
 YEAR = 2026                    # the "year" field of every record: the year this kit's set was made
 
 
@@ -32,6 +34,7 @@ class Size:
     max_seconds: float         # a longer performance is cut at a bar line
     mix: dict                  # source pool -> share of the pieces; "etudes" are procedural
     training_pianos: dict = None   # piano -> share of the training pieces (None: TRAINING_PIANOS)
+    varied_timbres: float = 0.0    # share of the training pieces on a sampled piano given a drawn timbre
 
 
 DEFAULT = Size({"train": 100, "validation": 20, "test": 50}, 200.0,
@@ -45,7 +48,8 @@ SIZES = {
     # four pianos: for the pretrained transcriber, which outgrows 100 pieces and three pianos. The corpus
     # runs out, so études fill the rest.
     "large": replace(DEFAULT, pieces={**DEFAULT.pieces, "train": 5 * DEFAULT.pieces["train"]},
-                     training_pianos={"salamander": 0.3, "vsco2": 0.3, "steinway": 0.2, "yamaha": 0.2}),
+                     training_pianos={"salamander": 0.3, "vsco2": 0.3, "steinway": 0.2, "yamaha": 0.2},
+                     varied_timbres=0.75),
 }
 
 
@@ -58,6 +62,7 @@ class Piece:
     family: str                # of rooms and recording chains (rooms.py)
     etude_number: int = 0      # > 0 for a procedural étude
     work: corpus.Work = None   # otherwise a corpus work
+    timbre: Timbre = None      # the sampled piano's partials varied (timbre.py), or as recorded
 
 
 def slug(text):
@@ -77,6 +82,7 @@ def plan(size_name, seed):
     """The pieces of a build, in a fixed order. Each corpus work goes to one split only."""
     size = SIZES[size_name]
     rng = np.random.default_rng(seed)
+    timbres = np.random.default_rng([seed, TIMBRE_STREAM])     # apart, so the other draws stay as they were
     catalogue = corpus.catalogue() if set(size.mix) - {"etudes"} else {}
     pools = {pool: [catalogue[pool][i] for i in rng.permutation(len(catalogue[pool]))] for pool in catalogue}
     pieces, etude_count = [], 0
@@ -98,10 +104,13 @@ def plan(size_name, seed):
                 shares = size.training_pianos if split == "train" and size.training_pianos else TRAINING_PIANOS
                 piano = str(rng.choice(list(shares), p=list(shares.values())))
                 family = TRAINING_FAMILIES[int(rng.integers(len(TRAINING_FAMILIES)))]
+            timbre = None
+            if split == "train" and PIANOS[piano].samples is not None and timbres.random() < size.varied_timbres:
+                timbre = Timbre.draw(timbres)
             name = f"etude-{item:03d}" if isinstance(item, int) else slug(item.title)
             pieces.append(Piece(len(pieces), split, f"{i:03d}-{name}", piano, family,
                                 etude_number=item if isinstance(item, int) else 0,
-                                work=None if isinstance(item, int) else item))
+                                work=None if isinstance(item, int) else item, timbre=timbre))
     return pieces
 
 
@@ -122,7 +131,7 @@ def build_piece(job):
     performance = perform(score, rng, max_seconds=max_seconds)
     room = Room.draw(rng, piece.family)
     _renderer = _renderer or Renderer()
-    audio = _renderer.render(performance, PIANOS[piece.piano], room, rng)
+    audio = _renderer.render(performance, PIANOS[piece.piano], room, rng, piece.timbre)
     midi_filename = f"{piece.split}/{piece.stem}.midi"
     audio_filename = f"{piece.split}/{piece.stem}.flac"
     os.makedirs(os.path.join(out, piece.split), exist_ok=True)
@@ -135,6 +144,8 @@ def build_piece(job):
         # Beyond MAESTRO's fields: what made this piece, for analysis (the loader ignores them).
         "piano": piece.piano, "source": score.source, "room": asdict(room),
     }
+    if piece.timbre is not None:
+        record["timbre"] = asdict(piece.timbre)
     write_json(record_path(out, piece), record)
     return record
 

@@ -81,7 +81,8 @@ def record_sitting(folder, data_path, flags=()):
 
 
 def data_identity(data_path):
-    """Where a data set lies, the command that builds it (for a synthesised one) and its data.json's sha256."""
+    """Where a data set lies, the command and builder version that made it (for a synthesised one; the same
+    command makes other pieces after a builder change) and its data.json's sha256."""
     if not os.path.exists(os.path.join(data_path, "data.json")):
         sys.exit(f"error: no data set at {data_path} (no data.json): build it first, e.g. "
                  f"python -m data synth --size large --out {data_path}")
@@ -89,12 +90,12 @@ def data_identity(data_path):
         raw = f.read()
     validation = [r for r in json.loads(raw) if r["split"] == "validation"]
     settings = os.path.join(data_path, ".build", "settings.json")
-    build = None
+    build, version = None, None
     if os.path.exists(settings):
         with open(settings) as f:
             made = json.load(f)
-        build = f"python -m data synth --size {made['size']} --seed {made['seed']}"
-    return {"path": os.path.relpath(os.path.abspath(data_path), ROOT), "build": build,
+        build, version = f"python -m data synth --size {made['size']} --seed {made['seed']}", made["build_version"]
+    return {"path": os.path.relpath(os.path.abspath(data_path), ROOT), "build": build, "build version": version,
             "data.json sha256": hashlib.sha256(raw).hexdigest(),
             "validation sha256": hashlib.sha256(json.dumps(validation, sort_keys=True).encode()).hexdigest()}
 

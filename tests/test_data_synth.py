@@ -2,6 +2,7 @@
 import json
 import os
 import shutil
+from dataclasses import asdict, replace
 
 import numpy as np
 import pretty_midi
@@ -140,7 +141,7 @@ def test_default_plan_has_the_original_shape():
     assert plan("default", 0) == pieces and plan("default", 1) != pieces
 
 
-def test_the_large_plan_adds_training_pieces_only():
+def test_the_large_plan_adds_training_pieces_only(monkeypatch):
     """`large` (for the pretrained transcriber) validates and tests on exactly default's pieces, and trains on
     five times as many, none of them a work of those splits, on a fourth piano besides default's three."""
     default, large = plan("default", 0), plan("large", 0)
@@ -153,6 +154,27 @@ def test_the_large_plan_adds_training_pieces_only():
     pianos = [p.piano for p in train]
     assert set(pianos) == {"salamander", "steinway", "yamaha", "vsco2"}
     assert 0.2 < pianos.count("vsco2") / len(pianos) < 0.4
+    # Three quarters of the sampled training pieces have a drawn timbre; nothing else has one.
+    sampled = [p for p in train if p.piano in ("salamander", "vsco2")]
+    assert 0.65 < sum(p.timbre is not None for p in sampled) / len(sampled) < 0.85
+    assert all(p.timbre is None for p in large if p not in sampled) and all(p.timbre is None for p in default)
+    assert len({p.timbre for p in sampled if p.timbre}) == sum(p.timbre is not None for p in sampled)
+    # The timbres have their own random generator: the pianos and rooms are those drawn without timbres.
+    monkeypatch.setitem(SIZES, "large", replace(SIZES["large"], varied_timbres=0.0))
+    assert [replace(p, timbre=None) for p in large] == plan("large", 0)
+
+
+def test_a_piece_with_a_drawn_timbre_records_it_and_sounds_different(tmp_path):
+    from data.synth import build_piece
+    piece = next(p for p in plan("large", 0) if p.timbre is not None)
+    varied = build_piece((piece, str(tmp_path / "varied"), 0, 8.0))
+    plain = build_piece((replace(piece, timbre=None), str(tmp_path / "plain"), 0, 8.0))
+    assert varied["timbre"] == asdict(piece.timbre) and "timbre" not in plain
+    audio = {name: soundfile.read(str(tmp_path / name / record["audio_filename"]))[0]
+             for name, record in [("varied", varied), ("plain", plain)]}
+    assert audio["varied"].shape == audio["plain"].shape
+    difference = np.sqrt(np.mean((audio["varied"] - audio["plain"]) ** 2) / np.mean(audio["plain"] ** 2))
+    assert difference > 0.05, difference
 
 
 def test_etudes_cover_the_keyboard_and_hard_textures():

@@ -14,6 +14,7 @@ import torch
 
 from constants import FRAME_SWEEP, ONSET_SWEEP
 from data.render import PIANOS
+from data.synth import BUILD_VERSION
 from grader.pretrained import (MODEL, OUT, PROFILE, RUNS, SEED, curve_table, export_pretrained, figures_paragraph,
                                readme_figures, train_pretrained)
 from grader.reference import ROOT, checkpoint_step, newest_checkpoint, run_folder
@@ -63,6 +64,7 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     assert first["steps"] == [0, 2] and second["steps"] == [2, 6]
     assert first["flags"] == [] and second["flags"] == ["--augment"]
     assert first["build"] == second["build"] == "python -m data synth --size tiny --seed 0"
+    assert first["build version"] == second["build version"] == BUILD_VERSION
     assert first["data.json sha256"] != second["data.json sha256"]
     assert first["validation sha256"] == second["validation sha256"]
     assert config["continue_with"].endswith(f"--data_path {second['path']} --augment")   # as the last sitting

@@ -11,6 +11,7 @@ from data.npm_samples import SamplesUnavailable
 from data.sample_sets import SALAMANDER, VSCO2
 from data.performance import Performance
 from data.sampler import ATTACK, RESTRIKE_FADE, UNDAMPED_FROM, SamplePlayer, damper_time
+from data.timbre import ANCHORS, PARTIALS, Timbre
 from hw.constants import SAMPLE_RATE
 
 
@@ -44,6 +45,18 @@ def fundamental(audio, low=40.0, high=2000.0):
     return SAMPLE_RATE / (lag + 0.5 * (a - c) / (a - 2 * b + c))
 
 
+def velocity_sweep(player, pitch):
+    """(velocities, attack levels, spectral centroids) of one key played at 16 velocities."""
+    velocities = list(range(8, 128, 8))
+    levels, centroids = [], []
+    for velocity in velocities:
+        audio = play(player, [[0.0, 1.0, pitch, velocity]], seconds=1.0)
+        window = audio[int(0.02 * SAMPLE_RATE):int(0.5 * SAMPLE_RATE)]
+        levels.append(rms(audio, *ATTACK))
+        centroids.append(spectral_centroid(window / np.abs(window).max()))
+    return velocities, levels, centroids
+
+
 @pytest.mark.parametrize("pitch", [60, 61, 62, 45, 83])      # sampled (C4), shifted up, shifted down, others
 def test_every_key_lands_on_its_pitch(player, pitch):
     audio = play(player, [[0.0, 1.0, pitch, 80]], seconds=1.0)
@@ -54,13 +67,7 @@ def test_every_key_lands_on_its_pitch(player, pitch):
 
 @pytest.mark.parametrize("pitch", [36, 60, 84])
 def test_louder_velocities_are_louder_and_brighter(player, pitch):
-    velocities = list(range(8, 128, 8))
-    levels, centroids = [], []
-    for velocity in velocities:
-        audio = play(player, [[0.0, 1.0, pitch, velocity]], seconds=1.0)
-        window = audio[int(0.02 * SAMPLE_RATE):int(0.5 * SAMPLE_RATE)]
-        levels.append(rms(audio, *ATTACK))
-        centroids.append(spectral_centroid(window / np.abs(window).max()))
+    velocities, levels, centroids = velocity_sweep(player, pitch)
     assert all(b >= a * (1 - 1e-6) for a, b in zip(levels, levels[1:])) and levels[-1] > 4 * levels[0], levels
     # Timbre: 16 separate recordings vary a little from layer to layer, but brighten as a whole.
     ranks = np.argsort(np.argsort(centroids))
@@ -69,6 +76,32 @@ def test_louder_velocities_are_louder_and_brighter(player, pitch):
     # Inside a layer the level still follows velocity: no step, no dip.
     fine = [rms(play(player, [[0.0, 1.0, pitch, v]], seconds=0.6), *ATTACK) for v in range(60, 72)]
     assert all(b >= a * (1 - 1e-6) for a, b in zip(fine, fine[1:])), fine
+
+
+def partial_levels(audio, pitch, count):
+    """The levels (dB) of a note's first `count` partials: the peak of a long, windowed spectrum near each."""
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio)), 8 * len(audio)))
+    frequencies = np.fft.rfftfreq(8 * len(audio), 1 / SAMPLE_RATE)
+    f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+    return np.array([20 * np.log10(spectrum[np.abs(frequencies - h * f0) < 0.2 * f0].max())
+                     for h in range(1, count + 1)])
+
+
+@pytest.mark.parametrize("piano", ["player", "upright"])
+def test_a_drawn_timbre_scales_each_partial_by_its_gain_at_the_notes_pitch(piano, request):
+    """Each key takes the gains of its place on the keyboard (here two anchor keys with different gains),
+    relative to its own fundamental, and keeps its pitch and its level."""
+    player = request.getfixturevalue(piano)
+    rows = {ANCHORS[2]: (6.0, -6.0, 3.0, -3.0, 0.0), ANCHORS[3]: (-5.0, 4.0, -2.0, 5.0, 0.0)}
+    timbre = Timbre(tuple(rows.get(anchor, (0.0,) * len(PARTIALS)) for anchor in ANCHORS))
+    for pitch, gains in rows.items():
+        performance = Performance(np.array([[0.0, 1.0, pitch, 80]], float), np.zeros((1, 2)), 1.0)
+        plain, varied = (player.render(performance, t) for t in (None, timbre))
+        window = slice(int(0.05 * SAMPLE_RATE), int(0.8 * SAMPLE_RATE))
+        change = partial_levels(varied[window], pitch, 5) - partial_levels(plain[window], pitch, 5)
+        assert np.abs(change[1:] - change[0] - gains[:4]).max() < 1.0, (pitch, change - change[0], gains)
+        assert abs(20 * np.log10(rms(varied, *ATTACK) / rms(plain, *ATTACK))) < 0.1
+        assert abs(1200 * np.log2(fundamental(varied[window]) / fundamental(plain[window]))) < 3
 
 
 def test_the_damper_stops_a_released_key_and_the_pedal_holds_it(player):
@@ -185,13 +218,7 @@ def test_every_key_of_a_one_layer_set_lands_on_its_pitch(upright, pitch):
 
 @pytest.mark.parametrize("pitch", [36, 60])
 def test_a_one_layer_set_follows_velocity_in_level_and_brightness(upright, pitch):
-    velocities = list(range(8, 128, 8))
-    levels, centroids = [], []
-    for velocity in velocities:
-        audio = play(upright, [[0.0, 1.0, pitch, velocity]], seconds=1.0)
-        window = audio[int(0.02 * SAMPLE_RATE):int(0.5 * SAMPLE_RATE)]
-        levels.append(rms(audio, *ATTACK))
-        centroids.append(spectral_centroid(window / np.abs(window).max()))
+    velocities, levels, centroids = velocity_sweep(upright, pitch)
     # The General MIDI curve: 40 log10(velocity / 127) dB.
     decibels = 20 * np.log10(np.array(levels) / levels[-1])
     want = 40 * np.log10(np.array(velocities) / velocities[-1])
