@@ -15,7 +15,9 @@ matching (mir_eval's rules: onsets within 50 ms; offsets within 20 % or 50 ms fo
 against the notes of the piece's MIDI file as the loader reads them. Printed: note F1 and
 note-with-offsets F1 overall, per piano, per room family and on the densest pieces (notes per second);
 the share of the reference notes each finds in each register of the keyboard (all pieces pooled: where
-the misses are); and the seconds each needs per minute of audio on this machine. --json writes the same
+the misses are); how many of each one's extra notes sit on a played note's second, third or fourth
+partial (an octave, a twelfth or two octaves above it, within 50 ms: a loud partial taken for a key),
+overall and per piano; and the seconds each needs per minute of audio on this machine. --json writes the same
 figures to a file, with the command, commit and machine that measured them.
 
 basic-pitch is never a dependency of the kit: the first run installs it, with onnxruntime, into its own
@@ -31,6 +33,7 @@ import time
 
 import numpy as np
 import torch
+from mir_eval.transcription import match_notes
 from mir_eval.util import hz_to_midi, midi_to_hz
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -64,6 +67,9 @@ METRICS = ("note F1", "note-with-offsets F1")
 # Registers of the keyboard for the recall table: (name, lowest MIDI pitch, highest), about an octave each.
 REGISTERS = [("A0-B1", 21, 35), ("C2-B2", 36, 47), ("C3-B3", 48, 59), ("C4-B4", 60, 71), ("C5-B5", 72, 83),
              ("C6-C8", 84, 108)]
+# An extra note this many keys above a played note's onset lies on its 2nd, 3rd or 4th partial.
+PARTIAL_KEYS = {12: "octave", 19: "twelfth", 24: "two octaves"}
+ONSET_TOLERANCE = 0.05
 
 
 def peer_python():
@@ -98,6 +104,27 @@ def register_recall(reference, estimate, low, high):
     r, e = (ref_keys >= low) & (ref_keys <= high), (est_keys >= low) & (est_keys <= high)
     recall = note_scores(ref_intervals[r], ref_hz[r], est_intervals[e], est_hz[e])[1]
     return recall * r.sum(), r.sum()
+
+
+def harmonic_extras(reference, estimate):
+    """Counts of the estimate's extra notes (those matched to no reference note by onset) and, among them,
+    those starting with a reference note 12, 19 or 24 keys below (PARTIAL_KEYS; the nearest partial first)."""
+    (ref_intervals, ref_hz), (est_intervals, est_hz) = reference, estimate
+    counts = {"extra": 0, **dict.fromkeys(PARTIAL_KEYS.values(), 0)}
+    if len(est_hz) == 0:
+        return counts
+    matched = set()
+    if len(ref_hz):
+        matched = {e for _, e in match_notes(ref_intervals, ref_hz, est_intervals, est_hz, offset_ratio=None)}
+    ref_keys, est_keys = np.round(hz_to_midi(ref_hz)), np.round(hz_to_midi(est_hz))
+    for index in sorted(set(range(len(est_hz))) - matched):
+        counts["extra"] += 1
+        together = np.abs(ref_intervals[:, 0] - est_intervals[index, 0]) <= ONSET_TOLERANCE
+        for keys, name in PARTIAL_KEYS.items():
+            if np.any(together & (ref_keys == est_keys[index] - keys)):
+                counts[name] += 1
+                break
+    return counts
 
 
 def kit_transcriptions(model, dataset, thresholds):
@@ -204,7 +231,7 @@ def main():
                "files": {os.path.relpath(path, ROOT): sha256(path) for path in
                          args.checkpoints + ([PRETRAINED] if args.pretrained else [])},
                "thresholds": {name: thresholds for name, (_, thresholds) in models.items()}, "groups": {},
-               "registers": {}, "speed": {}}
+               "registers": {}, "harmonic extras": {}, "speed": {}}
     for group, indices in groups.items():
         figures["groups"][group] = {"pieces": len(indices), **{key: {name: round(float(np.mean(
             [per_piece[name][i][key] for i in indices])), 4) for name in systems} for key in METRICS}}
@@ -214,6 +241,12 @@ def main():
         count = int(next(iter(found.values()))[1])
         figures["registers"][register] = {"notes": count, "recall": {name: round(float(found[name][0]) / max(count, 1),
                                                                                   4) for name in systems}}
+    extras = {name: [harmonic_extras(ref, est) for ref, (est, _) in zip(references, rows)]
+              for name, rows in systems.items()}
+    for group, indices in groups.items():
+        if group == "all" or group.startswith("piano "):
+            figures["harmonic extras"][group] = {name: {key: sum(extras[name][i][key] for i in indices)
+                                                        for key in extras[name][0]} for name in systems}
     for name, rows in systems.items():
         seconds = sum(seconds for _, seconds in rows)
         figures["speed"][name] = {"seconds per minute of audio": round(seconds / minutes, 3),
@@ -239,6 +272,12 @@ def table_lines(figures, systems):
     for register, row in figures["registers"].items():
         recalls = [f"{row['recall'][name]:.3f}" for name in systems]
         lines.append(f"{register:34}{row['notes']:7d}" + "".join(f"{recall:>{width}}" for recall in recalls))
+    lines += ["extra notes on a played note's partials: octave / twelfth / two octaves above, % of the extra notes",
+              f"{'':34}{'':>7}" + "".join(f"{name:>{width}}" for name in systems)]
+    for group, row in figures.get("harmonic extras", {}).items():
+        cells = ["/".join(f"{100 * row[name][key] / max(row[name]['extra'], 1):.0f}" for key in PARTIAL_KEYS.values())
+                 + f" of {row[name]['extra']}" for name in systems]
+        lines.append(f"{group:34}{'':7}" + "".join(f"{cell:>{width}}" for cell in cells))
     for name, speed in figures["speed"].items():
         lines.append(f"{name}: {speed['seconds per minute of audio']:.2f} s per minute of audio, "
                      f"{speed['seconds of audio per second']:.0f} s of audio per second ({figures['threads']} threads)")
