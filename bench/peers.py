@@ -6,8 +6,8 @@
 
 Each checkpoint (a train.py .pt, or an .onnx from export.py) runs on each --backend it can (a .pt on torch,
 and on onnxruntime through an export made on the spot; an .onnx on onnxruntime); --pretrained adds the
-kit's pretrained transcriber (hw/pretrained/transcriber.onnx, and with torch the run it was exported
-from, pretrained-run/.../model-best.pt). All transcribe every piece of the
+kit's pretrained transcriber (hw/pretrained/transcriber.onnx, and with torch the run's checkpoint of the
+step it was exported from, pretrained-run/.../model-best*.pt). All transcribe every piece of the
 group whole, in 30 s chunks as transcribe.py does, at their own thresholds (those an ONNX file carries,
 else 0.5) or, with --thresholds validation, at those that score best on the validation pieces
 (grader/thresholds.py; basic-pitch keeps its own tuned defaults). All are scored with the kit's own note
@@ -141,15 +141,16 @@ def kit_transcriptions(model, dataset, thresholds):
 def kit_models(checkpoints, pretrained, backends):
     """name -> (a model transcribe.predict can call, its thresholds), for every checkpoint and backend asked
     for. An ONNX model's thresholds are its own (the pretrained one's were chosen on validation pieces)."""
-    from grader.pretrained import MODEL, PROFILE, RUNS, SEED
-    from grader.reference import run_folder
+    from grader.pretrained import shipped_checkpoint
     models = {}
     named = [(os.path.basename(path), path) for path in checkpoints]
     if pretrained:
         named.append(("pretrained", PRETRAINED))
-        run = os.path.join(run_folder(PROFILE, MODEL, SEED, RUNS), "log", "model-best.pt")
-        if "torch" in backends and os.path.exists(run):
+        run = shipped_checkpoint() if "torch" in backends else None
+        if run:
             models["pretrained torch"] = load_model(run, "cpu")[0], OnnxModel(PRETRAINED).thresholds
+        elif "torch" in backends:
+            print("no checkpoint of the shipped step in pretrained-run/ (a later best replaced it): no torch row")
     for name, path in named:
         if path.endswith(".onnx"):
             model = OnnxModel(path, threads=2)

@@ -144,6 +144,21 @@ def data_history(folder, last_step, data_path):
     return described
 
 
+def shipped_checkpoint(runs=RUNS, out=OUT):
+    """The run's checkpoint of the step exported to `out` (model-best.pt, or a model-best-until-*.pt once a
+    later recipe started a new best), or None: a sitting may find a new best without a new export."""
+    import glob
+
+    import torch
+    with open(os.path.join(out, "config.json")) as f:
+        step = json.load(f)["step"]
+    log = os.path.join(run_folder(PROFILE, MODEL, SEED, runs), "log")
+    for path in sorted(glob.glob(os.path.join(log, "model-best*.pt"))):
+        if torch.load(path, map_location="cpu", weights_only=True)["step"] == step:
+            return path
+    return None
+
+
 def export_pretrained(data_path, runs=RUNS, out=OUT):
     """hw/pretrained/ from the run's model-best.pt; returns the ONNX file's path."""
     folder = run_folder(PROFILE, MODEL, SEED, runs)

@@ -16,7 +16,7 @@ from constants import FRAME_SWEEP, ONSET_SWEEP
 from data.render import PIANOS
 from data.synth import BUILD_VERSION
 from grader.pretrained import (MODEL, OUT, PROFILE, RUNS, SEED, curve_table, export_pretrained, figures_paragraph,
-                               readme_figures, train_pretrained)
+                               readme_figures, shipped_checkpoint, train_pretrained)
 from grader.reference import ROOT, checkpoint_step, newest_checkpoint, run_folder
 
 
@@ -57,6 +57,7 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     assert float(stored["onset_threshold"]) == config["thresholds"]["onset_threshold"] in ONSET_SWEEP
     assert float(stored["frame_threshold"]) == config["thresholds"]["frame_threshold"] in FRAME_SWEEP
     assert config["trained_steps"] == 6 and config["model_type"] == MODEL and config["step"] in (4, 6)
+    assert torch.load(shipped_checkpoint(runs, out), weights_only=True)["step"] == config["step"]
     heard = {r["piano"] for r in train}                  # one licence line per piano of the training pieces
     assert len(config["pianos_heard"]) == len(heard) and all(PIANOS[p].licence in config["pianos_heard"] for p in heard)
     assert "GPL" not in " ".join(config["pianos_heard"])             # the held-out test piano's is not one
@@ -136,5 +137,6 @@ def test_any_clone_can_continue_the_shipped_transcribers_run():
     assert checkpoint["step"] >= config["trained_steps"], "commit the run's newest checkpoint with its export"
     best = torch.load(os.path.join(log, "model-best.pt"), map_location="cpu", weights_only=True)
     assert best["step"] >= config["step"] and best["model_type"] == config["model_type"]
+    assert shipped_checkpoint(), "the run's checkpoint of the shipped step is gone: bench/peers.py's torch row needs it"
     sittings = [json.loads(line) for line in open(os.path.join(os.path.dirname(log), "sittings.jsonl"))]
     assert sittings[0]["from_step"] == 0 and sittings[-1]["from_step"] <= checkpoint["step"]
