@@ -275,7 +275,7 @@ def table_lines(figures, systems):
         lines.append(f"{register:34}{row['notes']:7d}" + "".join(f"{recall:>{width}}" for recall in recalls))
     lines += ["extra notes on a played note's partials: octave / twelfth / two octaves above, % of the extra notes",
               f"{'':34}{'':>7}" + "".join(f"{name:>{width}}" for name in systems)]
-    for group, row in figures.get("harmonic extras", {}).items():
+    for group, row in figures["harmonic extras"].items():
         cells = ["/".join(f"{100 * row[name][key] / max(row[name]['extra'], 1):.0f}" for key in PARTIAL_KEYS.values())
                  + f" of {row[name]['extra']}" for name in systems]
         lines.append(f"{group:34}{'':7}" + "".join(f"{cell:>{width}}" for cell in cells))

@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
+from mir_eval.util import midi_to_hz
 
 from data.npm_samples import SamplesUnavailable
 from data.sample_sets import SALAMANDER, VSCO2
@@ -60,7 +61,7 @@ def velocity_sweep(player, pitch):
 @pytest.mark.parametrize("pitch", [60, 61, 62, 45, 83])      # sampled (C4), shifted up, shifted down, others
 def test_every_key_lands_on_its_pitch(player, pitch):
     audio = play(player, [[0.0, 1.0, pitch, 80]], seconds=1.0)
-    want = 440.0 * 2 ** ((pitch - 69) / 12)
+    want = float(midi_to_hz(pitch))
     got = fundamental(audio[int(0.2 * SAMPLE_RATE):int(0.7 * SAMPLE_RATE)])
     assert abs(1200 * np.log2(got / want)) < 15, (pitch, got, want)          # within 15 cents
 
@@ -82,7 +83,7 @@ def partial_levels(audio, pitch, count):
     """The levels (dB) of a note's first `count` partials: the peak of a long, windowed spectrum near each."""
     spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio)), 8 * len(audio)))
     frequencies = np.fft.rfftfreq(8 * len(audio), 1 / SAMPLE_RATE)
-    f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+    f0 = float(midi_to_hz(pitch))
     return np.array([20 * np.log10(spectrum[np.abs(frequencies - h * f0) < 0.2 * f0].max())
                      for h in range(1, count + 1)])
 
@@ -210,7 +211,7 @@ def upright():
 @pytest.mark.parametrize("pitch", [21, 23, 24, 45, 60, 84])     # below the lowest sample, sampled keys
 def test_every_key_of_a_one_layer_set_lands_on_its_pitch(upright, pitch):
     audio = play(upright, [[0.0, 1.0, pitch, 80]], seconds=1.0)
-    want = 440.0 * 2 ** ((pitch - 69) / 12)
+    want = float(midi_to_hz(pitch))
     got = fundamental(audio[int(0.2 * SAMPLE_RATE):int(0.7 * SAMPLE_RATE)], low=25.0)
     tolerance = 15 if pitch >= 36 else 30           # in cents; a piano's lowest octaves are tuned flat (stretch)
     assert abs(1200 * np.log2(got / want)) < tolerance, (pitch, got, want)
