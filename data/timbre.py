@@ -22,7 +22,7 @@ from hw.constants import SAMPLE_RATE
 
 PARTIALS = (2, 3, 4, 5, 6)
 ANCHORS = tuple(range(21, 109, 12))      # one key per octave, A0 to A7: where the gains are drawn
-GAIN_DB = 8.0                            # each gain is drawn uniformly from -GAIN_DB to +GAIN_DB
+GAIN_DB = 12.0                           # each gain is drawn uniformly from -GAIN_DB to +GAIN_DB
 PERIODS_PADDED = 8                       # the filter's smearing before an attack, in periods, is cut off
 
 
