@@ -146,11 +146,12 @@ def kit_models(checkpoints, pretrained, backends):
     named = [(os.path.basename(path), path) for path in checkpoints]
     if pretrained:
         named.append(("pretrained", PRETRAINED))
-        run = shipped_checkpoint() if "torch" in backends else None
-        if run:
-            models["pretrained torch"] = load_model(run, "cpu")[0], OnnxModel(PRETRAINED).thresholds
-        elif "torch" in backends:
-            print("no checkpoint of the shipped step in pretrained-run/ (a later best replaced it): no torch row")
+        if "torch" in backends:
+            run = shipped_checkpoint()
+            if run:
+                models["pretrained torch"] = load_model(run, "cpu")[0], OnnxModel(PRETRAINED).thresholds
+            else:
+                print("no checkpoint of the shipped step in pretrained-run/ (a later best replaced it): no torch row")
     for name, path in named:
         if path.endswith(".onnx"):
             model = OnnxModel(path, threads=2)

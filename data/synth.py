@@ -23,7 +23,8 @@ from .render import PIANOS, TRAINING_PIANOS, UNSEEN_PIANO, Renderer
 from .rooms import FAMILIES, HELD_OUT_FAMILY, TRAINING_FAMILIES, Room
 from .timbre import Timbre
 
-BUILD_VERSION = 5             # 4: `large`'s sampled training pieces have drawn timbres (timbre.py); 5: wider
+BUILD_VERSION = 5             # 4: `large`'s sampled training pieces have drawn timbres (timbre.py);
+                              # 5: their gains drawn over +-12 dB (was 8)
 TIMBRE_STREAM = 1              # the plan's second random generator, (seed, 1), draws the timbres
 YEAR = 2026                    # the "year" field of every record: the year this kit's set was made
 
