@@ -2,7 +2,7 @@
 spread over as many sittings as it takes, then exported to ONNX beside what it was trained on.
 
     python -m grader pretrained train [--steps 200000] [--threads 1] [--data_path data/large] [--augment]
-                                                                       # start, or continue where it stopped
+                                      [--learning_rate LR]             # start, or continue where it stopped
     python -m grader pretrained export                  # hw/pretrained/ from the newest recipe's best validation
     python -m grader pretrained table                                  # hw/README.md's curve and figures
 
@@ -13,7 +13,9 @@ loses at most one interval; `train` again resumes from the newest checkpoint. Th
 sittings.jsonl), so any clone continues the run; commit it after each sitting. A sitting may train on a
 larger set than the last (`python -m data synth --size large`: default's validation and test pieces, five
 times its training pieces), never on other validation pieces, and may add train.py's --augment;
-sittings.jsonl in the run's folder records which data and flags each span of steps had. `export` writes
+sittings.jsonl in the run's folder records which data and flags each span of steps had. A sitting may also
+restart the learning rate (--learning_rate): train.py's schedule, made for the homework's 10,000 steps, has
+cut it to a fiftieth by step 200,000, where a run learns next to nothing from a new recipe. `export` writes
 transcriber.onnx (weights and graph, no pickled objects; checked against torch on the test pieces; with the
 onset and frame thresholds that score best on the validation pieces in its metadata),
 config.json (the model, its training, the data of each span of steps and the licences of the pianos it heard),
@@ -42,24 +44,45 @@ MAX_MEGABYTES = 25
 TABLE_EVERY = 8000         # steps between the columns of the README's validation curve (the last step is added)
 
 
-def train_pretrained(steps, threads, data_path, runs=RUNS, flags=()):
-    """Train (or continue) the run until `steps`; `flags`: train.py flags of this sitting (--augment)."""
+def train_pretrained(steps, threads, data_path, runs=RUNS, flags=(), learning_rate=None):
+    """Train (or continue) the run until `steps`; `flags`: train.py flags of this sitting (--augment);
+    `learning_rate`: the rate this sitting starts from (train.py's -lr for a new run; a resumed run's is
+    restarted at it in its newest checkpoint, then decays as train.py decays it)."""
     folder = run_folder(PROFILE, MODEL, SEED, runs)
-    record_sitting(folder, data_path, flags)
+    record_sitting(folder, data_path, flags, learning_rate)
+    checkpoint = newest_checkpoint(os.path.join(folder, "log"))
+    if learning_rate is not None and checkpoint:
+        restart_learning_rate(checkpoint, learning_rate)
+    elif learning_rate is not None:
+        flags = [*flags, "--learning_rate", str(learning_rate)]
     return train(PROFILE, MODEL, SEED, steps, VALIDATION_INTERVAL, data_path, runs, test=False, threads=threads,
                  flags=list(flags))
 
 
-def record_sitting(folder, data_path, flags=()):
-    """Append to the run's sittings.jsonl the step a sitting starts from, the data it trains on and its
-    train.py flags: a run may move to a larger data set part way (its validation pieces must stay the same
-    for the curve to mean one thing), or start augmenting.
+def restart_learning_rate(checkpoint_path, learning_rate):
+    """Set the learning rate that the optimizer state in `checkpoint_path` resumes with. train.py's StepLR
+    multiplies the optimizer's current rate by 0.98 every 1,000 steps, so the decay goes on from there. The
+    rate it had is kept in sittings.jsonl (record_sitting)."""
+    import torch
+    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    for group in checkpoint["optimizer_state_dict"]["param_groups"]:
+        group["lr"] = learning_rate
+    torch.save(checkpoint, checkpoint_path + ".part")
+    os.replace(checkpoint_path + ".part", checkpoint_path)      # an interrupted write leaves the old one
+
+
+def record_sitting(folder, data_path, flags=(), learning_rate=None):
+    """Append to the run's sittings.jsonl the step a sitting starts from, the data it trains on, its
+    train.py flags and, when it restarts the learning rate, the rate before and after: a run may move to a
+    larger data set part way (its validation pieces must stay the same for the curve to mean one thing),
+    start augmenting, or learn faster again.
 
     A sitting that changes the recipe (other data or flags) starts a new best: model-best.pt is renamed
     model-best-until-<step>.pt, so what train.py keeps, and `export` ships, is chosen among the weights of
     the newest recipe. The validation pieces are played on the pianos of default's training pieces; a recipe
     that adds pianos trades a little on them for pianos they do not hold, and a best kept from before the
-    change would stand for the old recipe however well the new one does elsewhere."""
+    change would stand for the old recipe however well the new one does elsewhere. A restarted learning rate
+    alone keeps the best: the same data, validated alike, so a new best has to beat it."""
     log = os.path.join(folder, "log")
     checkpoint = newest_checkpoint(log)
     step = checkpoint_step(checkpoint) if checkpoint else 0
@@ -75,9 +98,19 @@ def record_sitting(folder, data_path, flags=()):
         best = os.path.join(log, "model-best.pt")
         if (before["data"], before.get("flags", [])) != (data, list(flags)) and os.path.exists(best):
             os.replace(best, os.path.join(log, f"model-best-until-{step}.pt"))
+    record = {"from_step": step, "data": data, "flags": list(flags)}
+    if learning_rate is not None:
+        record["learning rate"] = [current_learning_rate(checkpoint) if checkpoint else None, learning_rate]
     os.makedirs(folder, exist_ok=True)
     with open(path, "a") as f:
-        f.write(json.dumps({"from_step": step, "data": data, "flags": list(flags)}) + "\n")
+        f.write(json.dumps(record) + "\n")
+
+
+def current_learning_rate(checkpoint_path):
+    """The learning rate the optimizer state in `checkpoint_path` would resume with."""
+    import torch
+    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    return checkpoint["optimizer_state_dict"]["param_groups"][0]["lr"]
 
 
 def data_identity(data_path):
@@ -117,8 +150,8 @@ def composition(data_path):
 
 def data_history(folder, last_step, data_path):
     """The data and train.py flags of each span of steps, from sittings.jsonl (consecutive sittings with the
-    same data and flags joined); a run from before the record was kept is taken to have trained on
-    `data_path` throughout."""
+    same data and flags joined, unless the later one restarted the learning rate: its span says from what
+    rate to what); a run from before the record was kept is taken to have trained on `data_path` throughout."""
     path = os.path.join(folder, SITTINGS)
     sittings = []
     if os.path.exists(path):
@@ -128,18 +161,20 @@ def data_history(folder, last_step, data_path):
         sittings = [{"from_step": 0, "data": data_identity(data_path)}]
     spans = []
     for sitting in sittings:
-        flags = sitting.get("flags", [])
-        if spans and (spans[-1]["data"], spans[-1]["flags"]) == (sitting["data"], flags):
+        flags, restart = sitting.get("flags", []), sitting.get("learning rate")
+        if spans and (spans[-1]["data"], spans[-1]["flags"]) == (sitting["data"], flags) and not restart:
             continue
         if spans:
             spans[-1]["steps"][1] = sitting["from_step"]
-        spans.append({"steps": [sitting["from_step"], None], "data": sitting["data"], "flags": flags})
+        spans.append({"steps": [sitting["from_step"], None], "data": sitting["data"], "flags": flags,
+                      **({"learning rate": restart} if restart else {})})
     spans[-1]["steps"][1] = last_step
     described = []
     for span in spans:                     # the composition too, where that data set is here, unchanged
         here = os.path.join(ROOT, span["data"]["path"])
         unchanged = os.path.exists(os.path.join(here, "data.json")) and data_identity(here) == span["data"]
         described.append({"steps": span["steps"], **span["data"], "flags": span["flags"],
+                          **{k: span[k] for k in ("learning rate",) if k in span},
                           **({"composition": composition(here)} if unchanged else {})})
     return described
 

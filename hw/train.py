@@ -238,7 +238,7 @@ def main(args):
         optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
         step, elapsed_before = checkpoint["step"], checkpoint.get("elapsed", 0.0)
         scheduler.last_epoch = step
-        log(f"resumed from {args.resume} at step {step}")
+        log(f"resumed from {args.resume} at step {step}, learning rate {optimizer.param_groups[0]['lr']:.3g}")
     precision = f", mixed precision {str(amp_dtype).removeprefix('torch.')}" if amp_dtype else ""
     log(f"{args.model_type}: {sum(p.numel() for p in model.parameters()):,} parameters, profile {args.profile}, "
         f"batch {args.batch_size} x {args.sequence_length} samples, device {args.device}, "

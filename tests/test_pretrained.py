@@ -45,6 +45,12 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     with pytest.raises(SystemExit, match="build it first"):
         train_pretrained(6, 1, str(tmp_path / "unbuilt"), runs)
     train_pretrained(6, 1, other, runs, flags=["--augment"])        # the same data and flags: one span
+    best = torch.load(os.path.join(logdir, "model-best.pt"), weights_only=True)["step"]
+    train_pretrained(8, 1, other, runs, flags=["--augment"], learning_rate=3e-4)      # a span of its own
+    assert "at step 6, learning rate 0.0003" in open(os.path.join(logdir, "console.log")).read()
+    optimizer = torch.load(os.path.join(logdir, "model-8.pt"), weights_only=True)["optimizer_state_dict"]
+    assert optimizer["param_groups"][0]["lr"] == 3e-4              # train.py decays it every 1,000 steps only
+    assert torch.load(os.path.join(logdir, "model-best.pt"), weights_only=True)["step"] in (best, 8)   # kept
     os.makedirs(out)
     with open(os.path.join(out, "peers.json"), "w") as f:   # figures of an earlier transcriber
         f.write("{}")
@@ -56,14 +62,15 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     config = json.load(open(os.path.join(out, "config.json")))
     assert float(stored["onset_threshold"]) == config["thresholds"]["onset_threshold"] in ONSET_SWEEP
     assert float(stored["frame_threshold"]) == config["thresholds"]["frame_threshold"] in FRAME_SWEEP
-    assert config["trained_steps"] == 6 and config["model_type"] == MODEL and config["step"] in (4, 6)
+    assert config["trained_steps"] == 8 and config["model_type"] == MODEL and config["step"] in (4, 6, 8)
     assert torch.load(shipped_checkpoint(runs, out), weights_only=True)["step"] == config["step"]
     heard = {r["piano"] for r in train}                  # one licence line per piano of the training pieces
     assert len(config["pianos_heard"]) == len(heard) and all(PIANOS[p].licence in config["pianos_heard"] for p in heard)
     assert "GPL" not in " ".join(config["pianos_heard"])             # the held-out test piano's is not one
-    first, second = config["data"]
-    assert first["steps"] == [0, 2] and second["steps"] == [2, 6]
-    assert first["flags"] == [] and second["flags"] == ["--augment"]
+    first, second, third = config["data"]
+    assert first["steps"] == [0, 2] and second["steps"] == [2, 6] and third["steps"] == [6, 8]
+    assert first["flags"] == [] and second["flags"] == third["flags"] == ["--augment"]
+    assert "learning rate" not in second and third["learning rate"] == [pytest.approx(6e-4), 3e-4]
     assert first["build"] == second["build"] == "python -m data synth --size tiny --seed 0"
     assert first["build version"] == second["build version"] == BUILD_VERSION
     assert first["data.json sha256"] != second["data.json sha256"]
@@ -71,10 +78,10 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     assert config["continue_with"].endswith(f"--data_path {second['path']} --augment")   # as the last sitting
     assert first["composition"][0].split()[:2] == ["train:", str(len(train))]
     assert second["composition"][0].split()[:2] == ["train:", str(len(train) - 1)]
-    assert [json.loads(line)["step"] for line in open(os.path.join(out, "metrics.jsonl"))] == [2, 4, 6]
+    assert [json.loads(line)["step"] for line in open(os.path.join(out, "metrics.jsonl"))] == [2, 4, 6, 8]
     table = curve_table(out, every=4).splitlines()
     expected = [f"{step} (shipped)" if step == config["step"] else str(step)
-                for step in [2, 4, 6] if step % 4 == 0 or step in (config["step"], 6)]
+                for step in [2, 4, 6, 8] if step % 4 == 0 or step in (config["step"], 8)]
     assert table[0] == "| step | " + " | ".join(expected) + " |", table[0]
     assert table[2].startswith("| note F1 | 0.") and len(table) == 4
     assert "no " + os.path.join(out, "peers.json") + " yet" in readme_figures(out)
