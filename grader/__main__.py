@@ -5,7 +5,8 @@
     python -m grader release --zip hw.zip   also build the student handout zip
     python -m grader reference --profile cpu [--set {5k,quick,debug}] [--models ...] [--seeds ...] [--skip_test]
                                        train (or resume) the reference runs, then write hw/log_examples
-    python -m grader pretrained {train,export,table} [--steps N] [--data_path DIR] [--augment] [--learning_rate LR]
+    python -m grader pretrained {train,export,table} [--steps N] [--data_path DIR] [--augment] [--detune]
+                                       [--learning_rate LR]
                                        the kit's pretrained transcriber: train (resumable), then hw/pretrained
     python -m grader grade SUBMISSION [--out results.json] [--metric-check {none,quick,5k}] [--test_data DIR]
                                        [--device {cpu,cuda}]
@@ -70,6 +71,8 @@ def main(argv=None):
     pretrained.add_argument("--threads", type=int, default=1, help="CPU threads of the run")
     pretrained.add_argument("--augment", action="store_true",
                             help="train with train.py --augment (random equalisers) from this sitting on")
+    pretrained.add_argument("--detune", action="store_true",
+                            help="train with train.py --detune (random tunings) from this sitting on")
     pretrained.add_argument("--learning_rate", type=float, default=None,
                             help="train: restart the learning rate at this value (train.py decays it from there)")
     pretrained.add_argument("--data_path", default="data/default",
@@ -151,8 +154,8 @@ def main(argv=None):
     elif args.command == "pretrained":
         from .pretrained import export_pretrained, readme_figures, train_pretrained
         if args.action == "train":
-            train_pretrained(args.steps, args.threads, args.data_path, flags=["--augment"] if args.augment else [],
-                             learning_rate=args.learning_rate)
+            flags = [flag for flag, given in [("--augment", args.augment), ("--detune", args.detune)] if given]
+            train_pretrained(args.steps, args.threads, args.data_path, flags=flags, learning_rate=args.learning_rate)
         elif args.action == "export":
             print("wrote", export_pretrained(args.data_path))
         else:

@@ -2,7 +2,7 @@
 spread over as many sittings as it takes, then exported to ONNX beside what it was trained on.
 
     python -m grader pretrained train [--steps 200000] [--threads 1] [--data_path data/large] [--augment]
-                                      [--learning_rate LR]             # start, or continue where it stopped
+                                      [--detune] [--learning_rate LR]  # start, or continue where it stopped
     python -m grader pretrained export                  # hw/pretrained/ from the newest recipe's best validation
     python -m grader pretrained table                                  # hw/README.md's curve and figures
 
@@ -12,7 +12,7 @@ loses at most one interval; `train` again resumes from the newest checkpoint. Th
 (all but its copy of the handout: the newest checkpoint with its optimizer state, model-best.pt, the logs and
 sittings.jsonl), so any clone continues the run; commit it after each sitting. A sitting may train on a
 larger set than the last (`python -m data synth --size large`: default's validation and test pieces, five
-times its training pieces), never on other validation pieces, and may add train.py's --augment;
+times its training pieces), never on other validation pieces, and may add train.py's --augment and --detune;
 sittings.jsonl in the run's folder records which data and flags each span of steps had. A sitting may also
 restart the learning rate (--learning_rate): train.py's schedule, made for the homework's 10,000 steps, has
 cut it to a fiftieth by step 200,000, where a run learns next to nothing from a new recipe. `export` writes

@@ -22,6 +22,8 @@ FRAME_SWEEP = (0.3, 0.4, 0.5, 0.6)
 EQ_TILT_DB = 2.0             # at most this many dB per octave of tilt around 1 kHz (10 dB at 30 Hz)
 EQ_BUMPS = 3                 # bell-shaped bumps or dips in the gain curve
 EQ_BUMP_DB = 6.0             # each at most this high or deep
+# train.py --detune: each training crop played sharper or flatter (augment.py).
+DETUNE_CENTS = 35.0          # at most this many cents (a semitone is 100; mir_eval allows 50)
 
 SEQUENCE_LENGTH = 102400     # samples in a training crop: 6.4 s, 200 frames
 FRAMES_PER_SECOND = SAMPLE_RATE / HOP_SIZE

@@ -23,8 +23,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from augment import random_equalizer
-from constants import DEFAULT_DATA_PATH, SEQUENCE_LENGTH
+from augment import random_equalizer, random_tuning
+from constants import DEFAULT_DATA_PATH, DETUNE_CENTS, SEQUENCE_LENGTH
 from dataset import DataError, MAESTRO_small, allocate_batch
 from evaluate import evaluate, losses, report_lines
 from model import MODELS
@@ -71,6 +71,9 @@ def parse_args(argv=None):
     parser.add_argument("--augment", action="store_true",
                         help="pass each training crop through a random equaliser (augment.py), for pianos, rooms "
                              "and microphones the data lacks")
+    parser.add_argument("--detune", action="store_true",
+                        help=f"play each training crop up to {DETUNE_CENTS:g} cents sharper or flatter (augment.py), "
+                             "for pianos not tuned to A = 440 Hz")
     parser.add_argument("--no_detach", action="store_true",
                         help="onf only: leave out the detach, so the frame loss trains the onset branch too (Q4)")
     parser.add_argument("--logdir", default=None)
@@ -243,7 +246,8 @@ def main(args):
     log(f"{args.model_type}: {sum(p.numel() for p in model.parameters()):,} parameters, profile {args.profile}, "
         f"batch {args.batch_size} x {args.sequence_length} samples, device {args.device}, "
         f"threads {torch.get_num_threads()}{precision}" + (", compiled" if args.compile else "")
-        + (", no detach" if args.no_detach else "") + (", random equalisers" if args.augment else ""))
+        + (", no detach" if args.no_detach else "") + (", random equalisers" if args.augment else "")
+        + (", random tunings" if args.detune else ""))
     if not args.resume:
         start_at_label_rates(model, train_set.label_rates(), log)
     # On a GPU, two worker processes cut crops while it trains; on a CPU they would take its cores.
@@ -259,14 +263,17 @@ def main(args):
     # vary (a compiled one would compile again for each). Checkpoints save the plain model's weights.
     train_model = torch.compile(model) if args.compile else model
 
-    # The equalisers come from a generator of their own, so the crops stay those of a run without --augment;
-    # seeded with the step, so a resumed run does not replay the first steps' curves.
+    # The equalisers and tunings come from generators of their own, so the crops stay those of a run without
+    # --augment and --detune; seeded with the step, so a resumed run does not replay the first steps' draws.
     equalizers = torch.Generator().manual_seed(args.seed + step)
+    tunings = torch.Generator().manual_seed(args.seed + step + 1_000_000)
     best_f1 = best_note_f1(args.logdir)
     started = time.time()
     progress = tqdm(range(step + 1, args.iterations + 1), initial=step, total=args.iterations, dynamic_ncols=True)
     for step, batch in zip(progress, batches()):
         batch = allocate_batch(batch, args.device)
+        if args.detune:
+            batch, _ = random_tuning(batch, tunings)
         if args.augment:
             batch["audio"] = random_equalizer(batch["audio"], equalizers)
         with torch.autocast(args.device.split(":")[0], dtype=amp_dtype, enabled=amp_dtype is not None):
