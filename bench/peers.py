@@ -2,7 +2,7 @@
 
     python bench/peers.py [CHECKPOINT ...] [--pretrained] [--backend torch onnx] [--data_path data/default]
                           [--group test] [--densest 10] [--thresholds own|validation]
-                          [--json FILE]
+                          [--detune CENTS ...] [--json FILE]
 
 Each checkpoint (a train.py .pt, or an .onnx from export.py) runs on each --backend it can (a .pt on torch,
 and on onnxruntime through an export made on the spot; an .onnx on onnxruntime); --pretrained adds the
@@ -17,8 +17,10 @@ note-with-offsets F1 overall, per piano, per room family and on the densest piec
 the share of the reference notes each finds in each register of the keyboard (all pieces pooled: where
 the misses are); how many of each one's extra notes sit on a played note's second, third or fourth
 partial (an octave, a twelfth or two octaves above it, within 50 ms: a loud partial taken for a key),
-overall and per piano; and the seconds each needs per minute of audio on this machine. --json writes the same
-figures to a file, with the command, commit and machine that measured them.
+overall and per piano; and the seconds each needs per minute of audio on this machine. --detune adds the
+scores of every piece played so many cents sharp (or flat, when negative), as a piano not tuned to A = 440 Hz
+plays it: resampled as train.py --detune resamples, so a little faster or slower, its notes' times scaled to
+match. --json writes the same figures to a file, with the command, commit and machine that measured them.
 
 basic-pitch is never a dependency of the kit: the first run installs it, with onnxruntime, into its own
 virtual environment under runs/peers-venv (its ONNX route, see ../shared/REFERENCE.md) and runs it there.
@@ -32,12 +34,14 @@ import tempfile
 import time
 
 import numpy as np
+import soundfile
 import torch
 from mir_eval.transcription import match_notes
 from mir_eval.util import hz_to_midi, midi_to_hz
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "solutions"), os.path.join(ROOT, "hw")]     # the solutions' models load too
+from augment import resample  # noqa: E402
 from constants import SAMPLE_RATE  # noqa: E402
 from dataset import MAESTRO_small, read_records  # noqa: E402
 from evaluate import extract_notes, load_model, note_scores, to_mir_eval  # noqa: E402
@@ -127,10 +131,10 @@ def harmonic_extras(reference, estimate):
     return counts
 
 
-def kit_transcriptions(model, dataset, thresholds):
+def kit_transcriptions(model, recordings, thresholds):
+    """(notes, seconds taken) of each recording (float32 arrays at SAMPLE_RATE)."""
     results = []
-    for piece in dataset.pieces:
-        audio = np.asarray(piece["audio"], dtype=np.float32) / 32768
+    for audio in recordings:
         started = time.perf_counter()
         frame_prob, onset_prob, _ = predict(model, audio, "cpu")
         pitches, intervals, _ = extract_notes(onset_prob, frame_prob, **thresholds)
@@ -163,8 +167,8 @@ def kit_models(checkpoints, pretrained, backends):
     return models
 
 
-def peer_transcriptions(dataset):
-    paths = [piece["path"] for piece in dataset.pieces]
+def peer_transcriptions(paths):
+    """(notes, seconds taken) of each audio file, by basic-pitch in its own environment."""
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
         script.write(PEER_SCRIPT)
     run = subprocess.run([peer_python(), script.name, *paths], capture_output=True, text=True,
@@ -196,6 +200,8 @@ def main():
     parser.add_argument("--densest", type=int, default=10, help="how many of the densest pieces to score apart")
     parser.add_argument("--thresholds", choices=["own", "validation"], default="own",
                         help="each model's own thresholds, or those chosen on the validation pieces of --data_path")
+    parser.add_argument("--detune", nargs="+", type=float, default=[], metavar="CENTS",
+                        help="also score every piece played this many cents sharp (negative: flat)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures there, with the command, commit and "
                         "machine (hw/pretrained/peers.json for the shipped transcriber)")
     args = parser.parse_args()
@@ -216,9 +222,11 @@ def main():
     minutes = sum(len(piece["audio"]) for piece in dataset.pieces) / SAMPLE_RATE / 60
     density = [len(piece["notes"]) / (len(piece["audio"]) / SAMPLE_RATE) for piece in dataset.pieces]
     references = [reference_notes(piece) for piece in dataset.pieces]
-    systems = {name: kit_transcriptions(model, dataset, thresholds) for name, (model, thresholds) in models.items()}
-    systems["basic-pitch"] = peer_transcriptions(dataset)
+    recordings = [np.asarray(piece["audio"], dtype=np.float32) / 32768 for piece in dataset.pieces]
+    systems = {name: kit_transcriptions(model, recordings, thresholds) for name, (model, thresholds) in models.items()}
+    systems["basic-pitch"] = peer_transcriptions([piece["path"] for piece in dataset.pieces])
     per_piece = {name: [scores(ref, est) for ref, (est, _) in zip(references, rows)] for name, rows in systems.items()}
+    detuned = {cents: detuned_scores(cents, recordings, references, models) for cents in args.detune}
 
     groups = {"all": list(range(len(dataset.pieces)))}
     for kind, field in [("piano", lambda r: r.get("piano")), ("room family", lambda r: (r.get("room") or {}).get("family"))]:
@@ -237,6 +245,9 @@ def main():
     for group, indices in groups.items():
         figures["groups"][group] = {"pieces": len(indices), **{key: {name: round(float(np.mean(
             [per_piece[name][i][key] for i in indices])), 4) for name in systems} for key in METRICS}}
+    for cents, rows in detuned.items():
+        figures["groups"][f"all, played {cents:+g} cents"] = {"pieces": len(recordings), **{key: {
+            name: round(float(np.mean([row[key] for row in rows[name]])), 4) for name in systems} for key in METRICS}}
     for register, low, high in REGISTERS:
         found = {name: np.sum([register_recall(ref, est, low, high) for ref, (est, _) in zip(references, rows)], axis=0)
                  for name, rows in systems.items()}
@@ -258,6 +269,21 @@ def main():
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=1)
         print("wrote", args.json)
+
+
+def detuned_scores(cents, recordings, references, models):
+    """name -> per-recording scores of every system on the recordings played `cents` sharp: resampled, so
+    they also play 2 ** (cents / 1200) times faster, and the reference notes' times are divided by that."""
+    ratio = 2 ** (cents / 1200)
+    played = [resample(torch.from_numpy(audio), ratio).numpy() for audio in recordings]
+    moved = [(intervals / ratio, hz) for intervals, hz in references]
+    systems = {name: kit_transcriptions(model, played, thresholds) for name, (model, thresholds) in models.items()}
+    with tempfile.TemporaryDirectory() as folder:
+        paths = [os.path.join(folder, f"{index:03d}.flac") for index in range(len(played))]
+        for path, audio in zip(paths, played):
+            soundfile.write(path, audio, SAMPLE_RATE, subtype="PCM_16")
+        systems["basic-pitch"] = peer_transcriptions(paths)
+    return {name: [scores(ref, est) for ref, (est, _) in zip(moved, rows)] for name, rows in systems.items()}
 
 
 def table_lines(figures, systems):
