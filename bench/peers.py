@@ -20,7 +20,8 @@ partial (an octave, a twelfth or two octaves above it, within 50 ms: a loud part
 overall and per piano; and the seconds each needs per minute of audio on this machine. --detune adds the
 scores of every piece played so many cents sharp (or flat, when negative), as a piano not tuned to A = 440 Hz
 plays it: resampled as train.py --detune resamples, so a little faster or slower, its notes' times scaled to
-match. --json writes the same figures to a file, with the command, commit and machine that measured them.
+match; and those of the kit's models when they first play it in tune again, as transcribe.py does (a row
+"retuned", where basic-pitch's figures repeat). --json writes the same figures to a file, with the command, commit and machine that measured them.
 
 basic-pitch is never a dependency of the kit: the first run installs it, with onnxruntime, into its own
 virtual environment under runs/peers-venv (its ONNX route, see ../shared/REFERENCE.md) and runs it there.
@@ -41,15 +42,15 @@ from mir_eval.util import hz_to_midi, midi_to_hz
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "solutions"), os.path.join(ROOT, "hw")]     # the solutions' models load too
-from augment import resample  # noqa: E402
 from constants import SAMPLE_RATE  # noqa: E402
 from dataset import MAESTRO_small, read_records  # noqa: E402
 from evaluate import extract_notes, load_model, note_scores, to_mir_eval  # noqa: E402
 from export import THRESHOLDS, OnnxModel, as_onnx  # noqa: E402
+from tuning import estimate_tuning, resample  # noqa: E402
 from data.npm_samples import sha256  # noqa: E402
 from grader.reference import source_commit  # noqa: E402
 from train import cpu_name  # noqa: E402
-from transcribe import PRETRAINED, predict  # noqa: E402
+from transcribe import PRETRAINED, predict_in_tune  # noqa: E402
 
 PEER_VENV = os.path.join(ROOT, "runs", "peers-venv")
 PEER_PACKAGES = [["onnxruntime==1.23.2", "librosa==0.11.0", "resampy<0.4.3", "scikit-learn", "mir_eval==0.8.2",
@@ -131,12 +132,14 @@ def harmonic_extras(reference, estimate):
     return counts
 
 
-def kit_transcriptions(model, recordings, thresholds):
-    """(notes, seconds taken) of each recording (float32 arrays at SAMPLE_RATE)."""
+def kit_transcriptions(model, recordings, thresholds, retune=False):
+    """(notes, seconds taken) of each recording (float32 arrays at SAMPLE_RATE); with `retune`, played in tune
+    first as transcribe.py plays it."""
     results = []
     for audio in recordings:
         started = time.perf_counter()
-        frame_prob, onset_prob, _ = predict(model, audio, "cpu")
+        cents = estimate_tuning(audio) if retune else 0.0
+        frame_prob, onset_prob, _ = predict_in_tune(model, audio, "cpu", cents)
         pitches, intervals, _ = extract_notes(onset_prob, frame_prob, **thresholds)
         results.append((to_mir_eval(pitches, intervals), time.perf_counter() - started))
     return results
@@ -248,6 +251,9 @@ def main():
     for cents, rows in detuned.items():
         figures["groups"][f"all, played {cents:+g} cents"] = {"pieces": len(recordings), **{key: {
             name: round(float(np.mean([row[key] for row in rows[name]])), 4) for name in systems} for key in METRICS}}
+        figures["groups"][f"all, played {cents:+g} cents, retuned"] = {"pieces": len(recordings), **{key: {
+            name: round(float(np.mean([row[key] for row in rows[f"{name}, retuned" if name in models else name]])), 4)
+            for name in systems} for key in METRICS}}
     for register, low, high in REGISTERS:
         found = {name: np.sum([register_recall(ref, est, low, high) for ref, (est, _) in zip(references, rows)], axis=0)
                  for name, rows in systems.items()}
@@ -278,6 +284,8 @@ def detuned_scores(cents, recordings, references, models):
     played = [resample(torch.from_numpy(audio), ratio).numpy() for audio in recordings]
     moved = [(intervals / ratio, hz) for intervals, hz in references]
     systems = {name: kit_transcriptions(model, played, thresholds) for name, (model, thresholds) in models.items()}
+    systems.update({f"{name}, retuned": kit_transcriptions(model, played, thresholds, retune=True)
+                    for name, (model, thresholds) in models.items()})
     with tempfile.TemporaryDirectory() as folder:
         paths = [os.path.join(folder, f"{index:03d}.flac") for index in range(len(played))]
         for path, audio in zip(paths, played):

@@ -7,17 +7,17 @@ sound. The equaliser's gain in dB, over octaves from 1 kHz: a tilt of up to EQ_T
 EQ_BUMPS bell-shaped bumps or dips of up to EQ_BUMP_DB, each 0.3 to 1.5 octaves wide, at random centres
 between MEL_FMIN and MEL_FMAX. One curve per crop, applied in the frequency domain.
 
-Pianos are rarely tuned to A = 440 Hz exactly: a few cents sharp in a concert hall, often 10 to 30 flat at
-home. A model that only heard pianos in tune learns where each key's partials lie to within a few cents, and
-fails when they lie elsewhere. Playing each training crop up to DETUNE_CENTS sharper or flatter (resampling
-it, which also makes it a little faster or slower, so its labels move with it) tells it that a key is a key
-however it is tuned.
+A model that only heard pianos tuned to A = 440 Hz learns where each key's partials lie to within a few
+cents, and fails on a piano tuned elsewhere (tuning.py). Playing each training crop up to DETUNE_CENTS
+sharper or flatter (resampled, so a little faster or slower too, its labels moved with it) tells it that a
+key is a key however the piano is tuned.
 """
 import math
 
 import torch
 
 from constants import DETUNE_CENTS, EQ_BUMP_DB, EQ_BUMPS, EQ_TILT_DB, MEL_FMAX, MEL_FMIN, SAMPLE_RATE
+from tuning import resample, retime_roll
 
 
 def random_gains_db(frequencies, crops, generator):
@@ -50,37 +50,9 @@ def random_tuning(batch, generator):
     cents = DETUNE_CENTS * (2 * torch.rand(crops, generator=generator) - 1)
     tuned = {key: value.clone() if torch.is_tensor(value) else value for key, value in batch.items()}
     for crop, ratio in enumerate(2.0 ** (cents / 1200)):
-        tuned["audio"][crop] = resample(batch["audio"][crop], ratio.item())
+        tuned["audio"][crop] = resample(batch["audio"][crop], ratio.item(), length=samples)
         for key in ("onset", "offset", "frame", "velocity"):
             if key in batch:
                 tuned[key][crop] = retime_roll(batch[key][crop], ratio.item(), one_frame=key in ("onset", "offset"))
     return tuned, cents
 
-
-def resample(audio, ratio):
-    """`audio` played `ratio` times faster (and higher) at the same sample rate, cut or padded with silence
-    to its length. Band-limited: its spectrum is cut or padded in the frequency domain."""
-    samples = audio.shape[-1]
-    length = round(samples / ratio)
-    spectrum = torch.fft.rfft(audio.float())
-    played = torch.fft.irfft(spectrum, n=length) * (length / samples)
-    out = torch.zeros_like(audio)
-    out[:min(samples, length)] = played[:samples].to(audio.dtype)
-    return out
-
-
-def retime_roll(roll, ratio, one_frame):
-    """A label roll (frames x 88) of audio played `ratio` times faster: frame t of the result shows what was
-    at time t * ratio. An onset or offset stays one frame, moved to the frame its time falls in."""
-    frames = roll.shape[0]
-    centres = torch.arange(frames, device=roll.device) + 0.5
-    if one_frame:
-        target = torch.floor(centres / ratio).long()
-        inside = target < frames
-        out = torch.zeros_like(roll).index_add_(0, target[inside], roll[inside])
-        return out.clamp(max=1)
-    source = torch.floor(centres * ratio).long()
-    inside = source < frames
-    out = torch.zeros_like(roll)
-    out[inside] = roll[source[inside]]
-    return out

@@ -11,6 +11,10 @@ NAME.npz (frame and onset probabilities, and velocity when the model predicts it
 (the MIDI played by FluidSynth) and NAME.png (the log-mel spectrogram over the frame probabilities and the
 notes found, in rows of 30 s; with --reference, the true notes too). A recording that cannot be read is
 reported and skipped; the others are still transcribed.
+
+A piano tuned away from A = 440 Hz confuses a model that never heard one: each recording's tuning is
+measured first (tuning.py), and one that lies TUNING_TOLERANCE cents or more away is transcribed as if
+played in tune (--tuning 0 leaves it as it is; --tuning CENTS says how sharp it is).
 """
 import argparse
 import os
@@ -27,6 +31,7 @@ from tqdm import tqdm
 from constants import FRAME_THRESHOLD, HOP_SIZE, MIN_MIDI, ONSET_THRESHOLD, SAMPLE_RATE
 from evaluate import evaluate_piece, extract_notes, load_model, probability
 from export import PRETRAINED, THRESHOLDS
+from tuning import estimate_tuning, resample, retime_roll
 
 CHUNK_SECONDS = 30         # audio per forward pass
 CONTEXT_SECONDS = 2        # extra audio on each side of a chunk, so LSTMs see across the cut
@@ -34,6 +39,7 @@ CONSTANT_VELOCITY = 80     # for models that do not predict velocity (the 2020 c
 VELOCITY_SCALE, VELOCITY_OFFSET = 80, 10   # predicted velocity (0-1) to MIDI as Magenta does: 10 to 90
 ROW_SECONDS = 30           # the picture wraps long recordings into rows this long
 MAX_ROWS = 20              # and draws at most the first 10 minutes
+TUNING_TOLERANCE = 8       # cents from A = 440 Hz left as they are (the kit's own renders measure within 5)
 
 
 class RecordingError(Exception):
@@ -76,6 +82,20 @@ def predict(model, audio, device, name=None):
                 velocities.append(outputs[3][0, kept].clamp(0, 1).cpu().numpy())
     velocity = np.concatenate(velocities)[:n_frames] if velocities else None
     return np.concatenate(frames)[:n_frames], np.concatenate(onsets)[:n_frames], velocity
+
+
+def predict_in_tune(model, audio, device, cents, name=None):
+    """predict() on the recording played `cents` lower (in tune, when it is `cents` sharp), its probabilities
+    moved back to the recording's own frames; as it is when within TUNING_TOLERANCE of in tune."""
+    if abs(cents) < TUNING_TOLERANCE:
+        return predict(model, audio, device, name)
+    ratio = 2 ** (-cents / 1200)                   # the in-tune audio plays this many times faster
+    frame_prob, onset_prob, velocity = predict(model, resample(torch.from_numpy(audio), ratio).numpy(), device, name)
+
+    def in_recording_frames(roll, one_frame=False):
+        return retime_roll(torch.from_numpy(roll), 1 / ratio, one_frame, frames=len(audio) // HOP_SIZE).numpy()
+    return (in_recording_frames(frame_prob), in_recording_frames(onset_prob, one_frame=True),
+            None if velocity is None else in_recording_frames(velocity))
 
 
 def write_midi(path, pitches, intervals, velocities=None):
@@ -160,13 +180,14 @@ def score_against(reference_path, frame_prob, onset_prob, velocity, onset_thresh
 
 
 def transcribe(model, audio_path, out, device, reference_path=None, onset_threshold=ONSET_THRESHOLD,
-               frame_threshold=FRAME_THRESHOLD):
+               frame_threshold=FRAME_THRESHOLD, tuning="auto"):
     name = os.path.splitext(os.path.basename(audio_path))[0]
     audio = read_audio(audio_path)
     if len(audio) < HOP_SIZE:
         raise RecordingError(f"audio file {audio_path} is shorter than one frame ({HOP_SIZE} samples at "
                              f"{SAMPLE_RATE} Hz)")
-    frame_prob, onset_prob, velocity = predict(model, audio, device, name)
+    cents = estimate_tuning(audio) if tuning == "auto" else float(tuning)
+    frame_prob, onset_prob, velocity = predict_in_tune(model, audio, device, cents, name)
     pitches, intervals, velocities = extract_notes(onset_prob, frame_prob, velocity, onset_threshold, frame_threshold)
     stem = os.path.join(out, name)
     np.savez_compressed(stem + ".npz", frame=frame_prob, onset=onset_prob,
@@ -185,7 +206,9 @@ def transcribe(model, audio_path, out, device, reference_path=None, onset_thresh
                   f"{scores['metric/note/f1']:.3f}, frame F1 {scores['metric/frame/frame_f1']:.3f}")
     draw(stem + ".png", audio, frame_prob, pitches, intervals, title, reference)
     seconds = len(audio) / SAMPLE_RATE
-    print(f"{audio_path}: {seconds:.1f} s, {len(pitches)} notes -> {stem}.{{npz,mid,wav,png}}" +
+    tuned = (f", played {abs(cents):.0f} cents {'sharp' if cents > 0 else 'flat'}: transcribed in tune"
+             if abs(cents) >= TUNING_TOLERANCE else "")
+    print(f"{audio_path}: {seconds:.1f} s{tuned}, {len(pitches)} notes -> {stem}.{{npz,mid,wav,png}}" +
           (f" (the picture shows the first {MAX_ROWS * ROW_SECONDS // 60} minutes)"
            if seconds > MAX_ROWS * ROW_SECONDS else ""))
     if scores:
@@ -214,6 +237,19 @@ def load_transcriber(path, backend, device):
     return model
 
 
+def tuning_cents(text):
+    """--tuning: "auto", or cents within a semitone."""
+    if text == "auto":
+        return text
+    try:
+        cents = float(text)
+    except ValueError:
+        cents = None
+    if cents is None or not -100 < cents < 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither auto nor cents between -100 and 100")
+    return cents
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="+", metavar="CHECKPOINT AUDIO",
@@ -232,6 +268,10 @@ def main():
                              "has, else 0.5)")
     parser.add_argument("--frame_threshold", type=probability,
                         help="frame probability that holds a note (default: the model's own, else 0.5)")
+    parser.add_argument("--tuning", type=tuning_cents, default="auto", metavar="auto|CENTS",
+                        help="how many cents sharp each recording's piano is (negative: flat), to transcribe it in "
+                             f"tune; auto (the default) measures it, and leaves it within {TUNING_TOLERANCE} cents; "
+                             "0 transcribes it as it is")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     args.checkpoint, args.audio = (PRETRAINED, args.inputs) if args.pretrained else (args.inputs[0], args.inputs[1:])
@@ -253,7 +293,8 @@ def main():
     failed = []
     for path, reference in zip(args.audio, args.reference or [None] * len(args.audio)):
         try:
-            transcribe(model, path, args.out, args.device, reference, args.onset_threshold, args.frame_threshold)
+            transcribe(model, path, args.out, args.device, reference, args.onset_threshold, args.frame_threshold,
+                       args.tuning)
         except RecordingError as error:
             print(f"skipped: {error}", file=sys.stderr)
             failed.append(path)

@@ -7,7 +7,8 @@ import os
 import numpy as np
 import torch
 
-from augment import random_equalizer, random_gains_db, random_tuning, resample, retime_roll
+from augment import random_equalizer, random_gains_db, random_tuning
+from tuning import resample, retime_roll
 from constants import DETUNE_CENTS, EQ_BUMP_DB, EQ_BUMPS, EQ_TILT_DB, HOP_SIZE, MEL_FMIN, SAMPLE_RATE
 from dataset import MAESTRO_small, note_frames, piano_rolls, read_notes
 
