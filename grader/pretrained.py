@@ -277,6 +277,17 @@ def figures_paragraph(out=OUT, kit="pretrained onnx", peer="basic-pitch"):
             f"({offsets[1]:.3f}). It finds {low[kit]:.2f} of the notes from A0 to B1, {middle[kit]:.2f} from C4 to "
             f"B4 and {high[kit]:.2f} from C6 up (basic-pitch {low[peer]:.2f}, {middle[peer]:.2f} and "
             f"{high[peer]:.2f}). It transcribes {speed[kit]} s of audio per second (basic-pitch {speed[peer]}).")
+    detuned = [label for label in groups if label.startswith("all, played ") and not label.endswith("retuned")]
+    if detuned:                                               # bench/peers.py --detune
+        cents = [float(label.split("played ")[1].split(" cents")[0]) for label in detuned]
+        played, retuned = [pair(label) for label in detuned], [pair(label + ", retuned") for label in detuned]
+
+        def both(values):
+            return " and ".join(values)
+        text += (f" Played {both(f'{abs(c):g} cents ' + ('sharp' if c > 0 else 'flat') for c in cents)}, as pianos "
+                 f"out of tune play them, the test pieces score {both(f'{p[0]:.3f}' for p in played)} (basic-pitch "
+                 f"{both(f'{p[1]:.3f}' for p in played)}), and {both(f'{r[0]:.3f}' for r in retuned)} once "
+                 "`transcribe.py` plays them back in tune.")
     return textwrap.fill(text, width=110)
 
 

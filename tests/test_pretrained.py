@@ -125,8 +125,10 @@ def test_the_readme_shows_the_shipped_transcribers_measured_figures():
     assert curve_table() in readme and figures_paragraph() in readme, "paste python -m grader pretrained table"
     config = json.load(open(os.path.join(OUT, "config.json")))
     thresholds = config["thresholds"]
-    said_of_data = [f"`{span['path']}`" + "".join(f" with `{flag}`" for flag in span.get("flags", []))
-                    + f" from step {span['steps'][0]:,}" for span in config["data"][1:]]
+    said_of_data = [f"`{span['path']}`" + (" with " if span.get("flags") else "")
+                    + " and ".join(f"`{flag}`" for flag in span.get("flags", [])) + f" from step {span['steps'][0]:,}"
+                    + (f", the learning rate back at {span['learning rate'][1]:g}" if "learning rate" in span else "")
+                    for span in config["data"][1:]]
     for said in [f"for {config['trained_steps']:,} steps so far", f"validation (step {config['step']:,})",
                  f"({thresholds['onset_threshold']} and {thresholds['frame_threshold']})"] + said_of_data:
         assert said in readme.replace("\n", " "), f"hw/README.md should say {said!r}, as config.json does"
