@@ -55,4 +55,3 @@ def random_tuning(batch, generator):
             if key in batch:
                 tuned[key][crop] = retime_roll(batch[key][crop], ratio.item(), one_frame=key in ("onset", "offset"))
     return tuned, cents
-
