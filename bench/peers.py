@@ -21,7 +21,8 @@ overall and per piano; and the seconds each needs per minute of audio on this ma
 scores of every piece played so many cents sharp (or flat, when negative), as a piano not tuned to A = 440 Hz
 plays it: resampled as train.py --detune resamples, so a little faster or slower, its notes' times scaled to
 match; and those of the kit's models when they first play it in tune again, as transcribe.py does (a row
-"retuned", where basic-pitch's figures repeat). --json writes the same figures to a file, with the command, commit and machine that measured them.
+"retuned", where basic-pitch's figures repeat). --json writes the same figures to a file, with the command,
+commit and machine that measured them.
 
 basic-pitch is never a dependency of the kit: the first run installs it, with onnxruntime, into its own
 virtual environment under runs/peers-venv (its ONNX route, see ../shared/REFERENCE.md) and runs it there.
@@ -46,11 +47,11 @@ from constants import SAMPLE_RATE  # noqa: E402
 from dataset import MAESTRO_small, read_records  # noqa: E402
 from evaluate import extract_notes, load_model, note_scores, to_mir_eval  # noqa: E402
 from export import THRESHOLDS, OnnxModel, as_onnx  # noqa: E402
-from tuning import estimate_tuning, resample  # noqa: E402
+from tuning import resample  # noqa: E402
 from data.npm_samples import sha256  # noqa: E402
 from grader.reference import source_commit  # noqa: E402
 from train import cpu_name  # noqa: E402
-from transcribe import PRETRAINED, predict_in_tune  # noqa: E402
+from transcribe import PRETRAINED, measured_tuning, predict_in_tune  # noqa: E402
 
 PEER_VENV = os.path.join(ROOT, "runs", "peers-venv")
 PEER_PACKAGES = [["onnxruntime==1.23.2", "librosa==0.11.0", "resampy<0.4.3", "scikit-learn", "mir_eval==0.8.2",
@@ -138,7 +139,7 @@ def kit_transcriptions(model, recordings, thresholds, retune=False):
     results = []
     for audio in recordings:
         started = time.perf_counter()
-        cents = estimate_tuning(audio) if retune else 0.0
+        cents = measured_tuning(audio) if retune else 0.0
         frame_prob, onset_prob, _ = predict_in_tune(model, audio, "cpu", cents)
         pitches, intervals, _ = extract_notes(onset_prob, frame_prob, **thresholds)
         results.append((to_mir_eval(pitches, intervals), time.perf_counter() - started))

@@ -84,10 +84,16 @@ def predict(model, audio, device, name=None):
     return np.concatenate(frames)[:n_frames], np.concatenate(onsets)[:n_frames], velocity
 
 
+def measured_tuning(audio):
+    """How many cents sharp the recording's piano is (tuning.py), or 0 within TUNING_TOLERANCE of in tune."""
+    cents = estimate_tuning(audio)
+    return cents if abs(cents) >= TUNING_TOLERANCE else 0.0
+
+
 def predict_in_tune(model, audio, device, cents, name=None):
     """predict() on the recording played `cents` lower (in tune, when it is `cents` sharp), its probabilities
-    moved back to the recording's own frames; as it is when within TUNING_TOLERANCE of in tune."""
-    if abs(cents) < TUNING_TOLERANCE:
+    moved back to the recording's own frames."""
+    if cents == 0:
         return predict(model, audio, device, name)
     ratio = 2 ** (-cents / 1200)                   # the in-tune audio plays this many times faster
     frame_prob, onset_prob, velocity = predict(model, resample(torch.from_numpy(audio), ratio).numpy(), device, name)
@@ -186,7 +192,7 @@ def transcribe(model, audio_path, out, device, reference_path=None, onset_thresh
     if len(audio) < HOP_SIZE:
         raise RecordingError(f"audio file {audio_path} is shorter than one frame ({HOP_SIZE} samples at "
                              f"{SAMPLE_RATE} Hz)")
-    cents = estimate_tuning(audio) if tuning == "auto" else float(tuning)
+    cents = measured_tuning(audio) if tuning == "auto" else tuning
     frame_prob, onset_prob, velocity = predict_in_tune(model, audio, device, cents, name)
     pitches, intervals, velocities = extract_notes(onset_prob, frame_prob, velocity, onset_threshold, frame_threshold)
     stem = os.path.join(out, name)
@@ -206,8 +212,7 @@ def transcribe(model, audio_path, out, device, reference_path=None, onset_thresh
                   f"{scores['metric/note/f1']:.3f}, frame F1 {scores['metric/frame/frame_f1']:.3f}")
     draw(stem + ".png", audio, frame_prob, pitches, intervals, title, reference)
     seconds = len(audio) / SAMPLE_RATE
-    tuned = (f", played {abs(cents):.0f} cents {'sharp' if cents > 0 else 'flat'}: transcribed in tune"
-             if abs(cents) >= TUNING_TOLERANCE else "")
+    tuned = f", played {abs(cents):.0f} cents {'sharp' if cents > 0 else 'flat'}: transcribed in tune" if cents else ""
     print(f"{audio_path}: {seconds:.1f} s{tuned}, {len(pitches)} notes -> {stem}.{{npz,mid,wav,png}}" +
           (f" (the picture shows the first {MAX_ROWS * ROW_SECONDS // 60} minutes)"
            if seconds > MAX_ROWS * ROW_SECONDS else ""))
