@@ -49,7 +49,7 @@ TOLERANCE = 1e-2    # of probabilities: two runtimes round about 1e-3 apart, a w
 HERE = os.path.dirname(os.path.abspath(__file__))
 PRETRAINED = os.path.join(HERE, "pretrained", "transcriber.onnx")
 WEB = os.path.join(HERE, "web")
-PAGE_FILES = ["index.html", "app.js", "worker.js", "notes.js"]
+PAGE_FILES = ["index.html", "app.js", "worker.js", "notes.js", "tuning.js"]
 PACKAGE_FILES = ["onnxruntime-web/dist/ort.wasm.min.js", "onnxruntime-web/dist/ort-wasm-simd-threaded.mjs",
                  "onnxruntime-web/dist/ort-wasm-simd-threaded.wasm", "@tonejs/midi/build/Midi.js"]
 

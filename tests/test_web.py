@@ -10,6 +10,7 @@ import onnxruntime
 import pretty_midi
 import pytest
 import soundfile
+import torch
 from mir_eval.util import midi_to_hz
 
 from bench.browser import CHROMIUM, open_in_chromium
@@ -17,6 +18,7 @@ from bench.extract_notes import random_rolls
 from evaluate import extract_notes, note_scores
 from handout_runs import write_handout_with_solutions, threshold_with_notes, train_briefly
 from submissions import ROOT
+from tuning import estimate_tuning, resample
 
 PRETRAINED = os.path.join(ROOT, "hw", "pretrained", "transcriber.onnx")
 
@@ -47,6 +49,28 @@ def test_the_page_reads_notes_with_the_rules_of_extract_notes(tmp_path):
         assert [[n["start"], n["end"]] for n in notes] == intervals.tolist()
         assert np.allclose([n["velocity"] for n in notes], velocities, atol=1e-6)
     assert sum(len(notes) for notes in json.loads(result.stdout)) > 100
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed (make setup installs npm, which brings it)")
+def test_the_page_measures_tuning_as_tuning_py_does(tiny_data, tmp_path):
+    records = json.load(open(os.path.join(tiny_data, "data.json")))[:3]
+    recordings = []
+    for record in records:
+        audio, _ = soundfile.read(os.path.join(tiny_data, record["audio_filename"]), dtype="float32")
+        for cents in (0, -30, 17):
+            recordings.append(resample(torch.from_numpy(audio), 2 ** (cents / 1200)).numpy() if cents else audio)
+    for index, audio in enumerate(recordings):
+        audio.astype("<f4").tofile(tmp_path / f"{index}.f32")
+    script = ("const fs = require('fs'); const {estimateTuning} = require(process.argv[1]);"
+              "const files = process.argv.slice(2)"
+              ".map((path) => new Float32Array(fs.readFileSync(path).buffer.slice(0)));"
+              "console.log(JSON.stringify(files.map((audio) => estimateTuning(audio, 16000))));")
+    result = subprocess.run([NODE, "-e", script, os.path.join(ROOT, "hw", "web", "tuning.js"),
+                             *[str(tmp_path / f"{i}.f32") for i in range(len(recordings))]],
+                            capture_output=True, text=True, check=True)
+    measured = json.loads(result.stdout)
+    assert np.allclose(measured, [estimate_tuning(audio) for audio in recordings], atol=1e-6)
+    assert np.ptp(measured) > 40                                   # flat, in tune and sharp among them
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +171,30 @@ def test_the_pretrained_page(tiny_data, tmp_path):
     scores = note_scores(np.array([[n.start, n.end] for n in reference]), midi_to_hz(np.array([n.pitch for n in reference])),
                          np.array([[n["start"], n["end"]] for n in found]), midi_to_hz(np.array([n["pitch"] for n in found])))
     assert scores[2] >= 0.95, scores
+
+
+@needs_chromium
+def test_the_pretrained_page_plays_a_flat_recording_in_tune(tiny_data, tmp_path):
+    if not os.path.exists(PRETRAINED):
+        return
+    subprocess.run([sys.executable, "export.py", "--pretrained", "--web", str(tmp_path / "page")],
+                   cwd=os.path.join(ROOT, "hw"), capture_output=True, check=True)
+    record = next(r for r in json.load(open(os.path.join(tiny_data, "data.json"))) if r["split"] == "test")
+    audio, rate = soundfile.read(os.path.join(tiny_data, record["audio_filename"]), dtype="float32")
+    flat = tmp_path / "flat.flac"                       # 30 cents flat, so a little slower
+    soundfile.write(flat, resample(torch.from_numpy(audio), 2 ** (-30 / 1200)).numpy(), rate)
+    transcription, status, errors, _ = open_in_chromium(tmp_path / "page", "", flat)
+    assert transcription["done"] and not errors, status
+    assert abs(transcription["tuning"] + 30) <= 5 and "played 30 cents flat (transcribed in tune)" in status, status
+    expected = subprocess.run([sys.executable, "transcribe.py", "--pretrained", str(flat), "--out",
+                               str(tmp_path / "expected")], cwd=os.path.join(ROOT, "hw"), capture_output=True,
+                              text=True)
+    assert "played 30 cents flat" in expected.stdout, expected.stderr[-2000:]
+    reference = pretty_midi.PrettyMIDI(str(tmp_path / "expected" / "flat.mid")).instruments[0].notes
+    found = transcription["notes"]
+    assert len(reference) > 20
+    scores = note_scores(np.array([[n.start, n.end] for n in reference]),
+                         midi_to_hz(np.array([n.pitch for n in reference])),
+                         np.array([[n["start"], n["end"]] for n in found]),
+                         midi_to_hz(np.array([n["pitch"] for n in found])), offset_ratio=None)
+    assert scores[2] >= 0.95, scores              # the same notes at the same times as transcribe.py's

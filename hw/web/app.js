@@ -1,9 +1,10 @@
 // The page: decode a recording, send it to the worker, then draw, play and offer the notes it found.
-// When done, window.transcription = {done: true, notes: [{pitch, start, end, velocity}], thresholds} (MIDI
-// pitch, seconds, MIDI velocity), for tests and curious users.
+// When done, window.transcription = {done: true, notes: [{pitch, start, end, velocity}], thresholds, tuning}
+// (MIDI pitch, seconds, MIDI velocity; the cents the piano was found sharp), for tests and curious users.
 const SAMPLE_RATE = 16000, HOP_SIZE = 512, MIN_MIDI = 21;
 const SECONDS_PER_FRAME = HOP_SIZE / SAMPLE_RATE;
 const CONSTANT_VELOCITY = 80;                 // as transcribe.py, for models that do not predict velocity
+const TUNING_TOLERANCE = 8;                   // cents from A = 440 Hz left as they are, as in transcribe.py
 const query = new URLSearchParams(location.search);
 // The address's thresholds, else the model's own (model.json, once read), else 0.5.
 const thresholdsFor = (model) => ({
@@ -19,9 +20,10 @@ function say(text, isError = false) {
   $("status").className = isError ? "error" : "";
 }
 
-// Any file the browser can decode, mixed to mono at 16 kHz (the browser resamples as it decodes).
-async function readAudio(file) {
-  const context = new OfflineAudioContext(1, 1, SAMPLE_RATE);
+// Any file the browser can decode, mixed to mono at 16 kHz (the browser resamples as it decodes), or at
+// another rate: decoded at a rate some cents higher and played at 16 kHz, a piano sounds that much lower.
+async function readAudio(file, rate = SAMPLE_RATE) {
+  const context = new OfflineAudioContext(1, 1, rate);
   let decoded;
   try {
     decoded = await context.decodeAudioData(await file.arrayBuffer());
@@ -49,9 +51,10 @@ function transcribeInWorker(audio) {
   });
 }
 
-function asMidiNotes(result) {
+// `stretch`: seconds of the recording per second of the audio transcribed (not 1 when played in tune).
+function asMidiNotes(result, stretch = 1) {
   return result.notes.map((n) => ({
-    pitch: n.key + MIN_MIDI, start: n.start * SECONDS_PER_FRAME, end: n.end * SECONDS_PER_FRAME,
+    pitch: n.key + MIN_MIDI, start: n.start * SECONDS_PER_FRAME * stretch, end: n.end * SECONDS_PER_FRAME * stretch,
     velocity: result.hasVelocity ? Math.round(80 * n.velocity + 10) : CONSTANT_VELOCITY,
   }));
 }
@@ -131,19 +134,26 @@ async function handle(file) {
     say(`Reading ${file.name} ...`);
     const audio = await readAudio(file);
     const seconds = audio.length / SAMPLE_RATE;
-    say(`Transcribing ${seconds.toFixed(1)} s of audio ...`);
+    const measured = estimateTuning(audio, SAMPLE_RATE);               // tuning.js
+    const cents = Math.abs(measured) >= TUNING_TOLERANCE ? measured : 0;
+    const tuned = cents ? `, played ${Math.abs(cents).toFixed(0)} cents ${cents > 0 ? "sharp" : "flat"} ` +
+                          "(transcribed in tune)" : "";
+    say(`Transcribing ${seconds.toFixed(1)} s of audio${tuned} ...`);
     const started = performance.now();
-    const result = await transcribeInWorker(audio);
-    const notes = asMidiNotes(result);
+    const inTune = cents ? await readAudio(file, Math.round(SAMPLE_RATE * 2 ** (cents / 1200))) : audio;
+    const stretch = seconds / (inTune.length / SAMPLE_RATE);           // before the worker takes the audio
+    const result = await transcribeInWorker(inTune);
+    const notes = asMidiNotes(result, stretch);
     const took = (performance.now() - started) / 1000;
-    say(`${file.name}: ${seconds.toFixed(1)} s, ${notes.length} notes (transcribed in ${took.toFixed(1)} s).`);
-    draw(result, notes);
+    say(`${file.name}: ${seconds.toFixed(1)} s${tuned}, ${notes.length} notes (transcribed in ${took.toFixed(1)} s).`);
+    draw(result, asMidiNotes(result));                                 // on the frames of the audio transcribed
     $("download").href = URL.createObjectURL(midiFile(notes));
     $("download").download = file.name.replace(/\.[^.]*$/, "") + ".mid";
     $("play").onclick = () => play(notes);
     $("stop").onclick = stop;
     $("result").classList.remove("hidden");
-    window.transcription = {done: true, notes, seconds, transcribeSeconds: took, thresholds: {...thresholds}};
+    window.transcription = {done: true, notes, seconds, transcribeSeconds: took, thresholds: {...thresholds},
+                            tuning: cents};
   } catch (error) {
     say(error.message, true);
     window.transcription = {done: false, error: error.message, notes: []};
