@@ -246,15 +246,14 @@ def main():
                          args.checkpoints + ([PRETRAINED] if args.pretrained else [])},
                "thresholds": {name: thresholds for name, (_, thresholds) in models.items()}, "groups": {},
                "registers": {}, "harmonic extras": {}, "speed": {}}
+    as_run = {name: name for name in systems}
     for group, indices in groups.items():
-        figures["groups"][group] = {"pieces": len(indices), **{key: {name: round(float(np.mean(
-            [per_piece[name][i][key] for i in indices])), 4) for name in systems} for key in METRICS}}
+        figures["groups"][group] = group_means(per_piece, indices, as_run)
+    every_piece = list(range(len(recordings)))
     for cents, rows in detuned.items():
-        figures["groups"][f"all, played {cents:+g} cents"] = {"pieces": len(recordings), **{key: {
-            name: round(float(np.mean([row[key] for row in rows[name]])), 4) for name in systems} for key in METRICS}}
-        figures["groups"][f"all, played {cents:+g} cents, retuned"] = {"pieces": len(recordings), **{key: {
-            name: round(float(np.mean([row[key] for row in rows[f"{name}, retuned" if name in models else name]])), 4)
-            for name in systems} for key in METRICS}}
+        figures["groups"][f"all, played {cents:+g} cents"] = group_means(rows, every_piece, as_run)
+        figures["groups"][f"all, played {cents:+g} cents, retuned"] = group_means(
+            rows, every_piece, {name: f"{name}, retuned" if name in models else name for name in systems})
     for register, low, high in REGISTERS:
         found = {name: np.sum([register_recall(ref, est, low, high) for ref, (est, _) in zip(references, rows)], axis=0)
                  for name, rows in systems.items()}
@@ -276,6 +275,15 @@ def main():
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=1)
         print("wrote", args.json)
+
+
+def group_means(per_piece, indices, columns):
+    """A row of the figures: the number of pieces and, per metric, each column's mean over those pieces.
+    per_piece: name -> per-piece scores; columns: column -> the name whose scores fill it."""
+    def mean(name, key):
+        return round(float(np.mean([per_piece[name][i][key] for i in indices])), 4)
+    return {"pieces": len(indices), **{key: {column: mean(name, key) for column, name in columns.items()}
+                                       for key in METRICS}}
 
 
 def detuned_scores(cents, recordings, references, models):

@@ -5,8 +5,8 @@
     python -m grader release --zip hw.zip   also build the student handout zip
     python -m grader reference --profile cpu [--set {5k,quick,debug}] [--models ...] [--seeds ...] [--skip_test]
                                        train (or resume) the reference runs, then write hw/log_examples
-    python -m grader pretrained {train,export,table} [--steps N] [--data_path DIR] [--augment] [--detune]
-                                       [--learning_rate LR]
+    python -m grader pretrained {train,blend,export,table} [--steps N] [--data_path DIR] [--augment] [--detune]
+                                       [--learning_rate LR] [--checkpoints A B] [--checkpoint NAME]
                                        the kit's pretrained transcriber: train (resumable), then hw/pretrained
     python -m grader grade SUBMISSION [--out results.json] [--metric-check {none,quick,5k}] [--test_data DIR]
                                        [--device {cpu,cuda}]
@@ -65,8 +65,9 @@ def main(argv=None):
     reference.add_argument("--runs", default=None, help="folder of the runs (default: runs/reference)")
     reference.add_argument("--out", default=None, help="folder of the log examples (default: hw/log_examples)")
     pretrained = commands.add_parser("pretrained", help="train (or continue) the kit's pretrained transcriber, "
-                                                        "export it to hw/pretrained, or print its validation curve")
-    pretrained.add_argument("action", choices=["train", "export", "table"])
+                                                        "blend two of its checkpoints, export it to hw/pretrained, "
+                                                        "or print its validation curve")
+    pretrained.add_argument("action", choices=["train", "blend", "export", "table"])
     pretrained.add_argument("--steps", type=int, default=200000, help="train until this step")
     pretrained.add_argument("--threads", type=int, default=1, help="CPU threads of the run")
     pretrained.add_argument("--augment", action="store_true",
@@ -75,9 +76,16 @@ def main(argv=None):
                             help="train with train.py --detune (random tunings) from this sitting on")
     pretrained.add_argument("--learning_rate", type=float, default=None,
                             help="train: restart the learning rate at this value (train.py decays it from there)")
+    pretrained.add_argument("--checkpoints", nargs=2, metavar="NAME",
+                            help="blend: two checkpoints of the run's log folder (e.g. model-best-until-168000.pt "
+                                 "model-196000.pt)")
+    pretrained.add_argument("--weights", nargs="+", type=float, default=None,
+                            help="blend: the second checkpoint's weights to try (default 0 0.3 0.5 0.7 1)")
+    pretrained.add_argument("--checkpoint", default="model-best.pt",
+                            help="export: which checkpoint of the run's log folder (e.g. model-blend.pt)")
     pretrained.add_argument("--data_path", default="data/default",
                             help="train: the data of this sitting (e.g. data/large); "
-                                 "export: where its validation and test pieces are")
+                                 "blend and export: where its validation and test pieces are")
     for name, help_text in [("grade", "grade one submission (folder, zip or model.py)"),
                             ("grade-all", "grade every submission in a folder")]:
         sub = commands.add_parser(name, help=help_text)
@@ -152,12 +160,17 @@ def main(argv=None):
                       spec["test"] and not args.skip_test, spec["flags"], args.threads, args.device)
             print("wrote", collect(args.profile, model, seeds, spec["name"], runs, out))
     elif args.command == "pretrained":
-        from .pretrained import export_pretrained, readme_figures, train_pretrained
+        from .blend import WEIGHTS
+        from .pretrained import blend_pretrained, export_pretrained, readme_figures, train_pretrained
         if args.action == "train":
             flags = [flag for flag, given in [("--augment", args.augment), ("--detune", args.detune)] if given]
             train_pretrained(args.steps, args.threads, args.data_path, flags=flags, learning_rate=args.learning_rate)
+        elif args.action == "blend":
+            if not args.checkpoints:
+                parser.error("blend needs --checkpoints A B: two checkpoints of the run's log folder")
+            blend_pretrained(args.checkpoints, args.weights or WEIGHTS, args.data_path)
         elif args.action == "export":
-            print("wrote", export_pretrained(args.data_path))
+            print("wrote", export_pretrained(args.data_path, checkpoint=args.checkpoint))
         else:
             print(readme_figures())
     elif args.command == "grade":

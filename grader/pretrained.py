@@ -3,7 +3,9 @@ spread over as many sittings as it takes, then exported to ONNX beside what it w
 
     python -m grader pretrained train [--steps 200000] [--threads 1] [--data_path data/large] [--augment]
                                       [--detune] [--learning_rate LR]  # start, or continue where it stopped
-    python -m grader pretrained export                  # hw/pretrained/ from the newest recipe's best validation
+    python -m grader pretrained blend --checkpoints A B            # model-blend.pt: the best mix of their weights
+    python -m grader pretrained export [--checkpoint model-blend.pt]
+                                                        # hw/pretrained/ from the newest recipe's best validation
     python -m grader pretrained table                                  # hw/README.md's curve and figures
 
 The run is a reference run of its own (pretrained-run/<profile>/<model>-seed<N>/): the same train.py in a
@@ -15,7 +17,9 @@ larger set than the last (`python -m data synth --size large`: default's validat
 times its training pieces), never on other validation pieces, and may add train.py's --augment and --detune;
 sittings.jsonl in the run's folder records which data and flags each span of steps had. A sitting may also
 restart the learning rate (--learning_rate): train.py's schedule, made for the homework's 10,000 steps, has
-cut it to a fiftieth by step 200,000, where a run learns next to nothing from a new recipe. `export` writes
+cut it to a fiftieth by step 200,000, where a run learns next to nothing from a new recipe. `blend` mixes the
+weights of two of the run's checkpoints (grader/blend.py) into model-blend.pt, for `export --checkpoint`.
+`export` writes
 transcriber.onnx (weights and graph, no pickled objects; checked against torch on the test pieces; with the
 onset and frame thresholds that score best on the validation pieces in its metadata),
 config.json (the model, its training, the data of each span of steps and the licences of the pianos it heard),
@@ -32,6 +36,7 @@ import subprocess
 import sys
 import textwrap
 
+from .blend import BLEND, blend_checkpoints
 from .reference import ROOT, checkpoint_step, copy_handout, newest_checkpoint, read_run, run_folder, train
 from .thresholds import choose_thresholds
 
@@ -180,25 +185,45 @@ def data_history(folder, last_step, data_path):
 
 
 def shipped_checkpoint(runs=RUNS, out=OUT):
-    """The run's checkpoint of the step exported to `out` (model-best.pt, or a model-best-until-*.pt once a
-    later recipe started a new best), or None: a sitting may find a new best without a new export."""
+    """The run's checkpoint of the weights exported to `out` (model-best.pt, a model-best-until-*.pt once a
+    later recipe started a new best, or model-blend.pt), or None: a sitting may find a new best without a new
+    export."""
     import glob
 
     import torch
     with open(os.path.join(out, "config.json")) as f:
-        step = json.load(f)["step"]
+        config = json.load(f)
     log = os.path.join(run_folder(PROFILE, MODEL, SEED, runs), "log")
-    for path in sorted(glob.glob(os.path.join(log, "model-best*.pt"))):
-        if torch.load(path, map_location="cpu", weights_only=True)["step"] == step:
-            return path
+    for path in sorted(glob.glob(os.path.join(log, "model-best*.pt"))) + [os.path.join(log, BLEND)]:
+        if os.path.exists(path):
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+            if (checkpoint["step"], checkpoint.get("blend")) == (config["step"], config.get("blend")):
+                return path
     return None
 
 
-def export_pretrained(data_path, runs=RUNS, out=OUT):
-    """hw/pretrained/ from the run's model-best.pt; returns the ONNX file's path."""
+def blend_pretrained(checkpoints, weights, data_path, runs=RUNS):
+    """model-blend.pt in the run's log folder: the best mix of two of its checkpoints (file names there)."""
     folder = run_folder(PROFILE, MODEL, SEED, runs)
     logdir = os.path.join(folder, "log")
-    best = os.path.join(logdir, "model-best.pt")
+    paths = [os.path.join(logdir, name) for name in checkpoints]
+    for path in paths:
+        if not os.path.exists(path):
+            sys.exit(f"no {path}: name two checkpoints of {logdir} (model-best.pt, model-best-until-*.pt, "
+                     "model-<step>.pt)")
+    copy_handout(os.path.join(folder, "hw"))
+    blended = blend_checkpoints(*paths, weights, data_path, os.path.join(folder, "hw"), os.path.join(logdir, BLEND))
+    print(f"wrote {os.path.join(logdir, BLEND)}: weights {blended['blend']['weights']} of steps "
+          f"{blended['blend']['steps']}")
+    return blended
+
+
+def export_pretrained(data_path, runs=RUNS, out=OUT, checkpoint="model-best.pt"):
+    """hw/pretrained/ from the run's model-best.pt (or another checkpoint of its log folder, such as
+    model-blend.pt); returns the ONNX file's path."""
+    folder = run_folder(PROFILE, MODEL, SEED, runs)
+    logdir = os.path.join(folder, "log")
+    best = os.path.join(logdir, checkpoint)
     if not os.path.exists(best):
         sys.exit(f"no {best}: train first (python -m grader pretrained train)")
     os.makedirs(out, exist_ok=True)
@@ -221,7 +246,9 @@ def export_pretrained(data_path, runs=RUNS, out=OUT):
     history = data_history(folder, rows[-1]["step"], data_path)
     description = {
         "model_type": MODEL, "cnn_unit": best_checkpoint["cnn_unit"], "fc_unit": best_checkpoint["fc_unit"],
-        "step": best_checkpoint["step"], "validation_note_f1": round(best_checkpoint["note_f1"], 4),
+        "step": best_checkpoint["step"], "checkpoint": checkpoint,
+        **({"validation_note_f1": round(best_checkpoint["note_f1"], 4)} if "note_f1" in best_checkpoint else {}),
+        **{key: best_checkpoint[key] for key in ("blend", "validation") if key in best_checkpoint},
         "thresholds": {**thresholds, "chosen_on": "the validation pieces (stored in transcriber.onnx's metadata)"},
         "trained_steps": rows[-1]["step"], "training_hours": round(rows[-1]["elapsed"] / 3600, 2),
         "training": {k: config[k] for k in ("args", "python", "torch", "numpy", "device", "cpu_threads",
@@ -240,13 +267,17 @@ def export_pretrained(data_path, runs=RUNS, out=OUT):
 
 def curve_table(out=OUT, every=TABLE_EVERY):
     """The validation curve of an export (note and frame F1 at thresholds 0.5) as a markdown table: every
-    `every` steps, the last step, and the step whose weights were shipped (marked)."""
+    `every` steps, the last step, and the step whose weights were shipped (marked; for a blend, its two
+    steps, each with its weight)."""
     with open(os.path.join(out, "metrics.jsonl")) as f:
         rows = [json.loads(line) for line in f]
     with open(os.path.join(out, "config.json")) as f:
-        shipped = json.load(f)["step"]
-    shown = [row for row in rows if row["step"] % every == 0 or row["step"] == shipped or row is rows[-1]]
-    steps = [f"{row['step']} (shipped)" if row["step"] == shipped else str(row["step"]) for row in shown]
+        config = json.load(f)
+    blend = config.get("blend", {"steps": [config["step"]], "weights": [1]})
+    shipped = dict(zip(blend["steps"], blend["weights"]))
+    shown = [row for row in rows if row["step"] % every == 0 or row["step"] in shipped or row is rows[-1]]
+    steps = [str(row["step"]) + ("" if row["step"] not in shipped else " (shipped)" if len(shipped) == 1 else
+                                 f" (shipped, x{shipped[row['step']]:g})") for row in shown]
     lines = ["| step | " + " | ".join(steps) + " |", "|---|" + "---|" * len(shown)]
     for name, key in [("note F1", "metric/note/f1"), ("frame F1", "metric/frame/frame_f1")]:
         lines.append(f"| {name} | " + " | ".join(f"{row[key]:.3f}" for row in shown) + " |")

@@ -22,6 +22,12 @@ def choose_thresholds(model, data_path, group="validation"):
     """The onset threshold with the best mean note F1 on the group's pieces, then the frame threshold with
     the best mean note-with-offsets F1 there. `model`: anything transcribe.predict runs (a torch model or
     export.OnnxModel); the pieces are transcribed whole, in transcribe.py's chunks."""
+    return threshold_sweep(model, data_path, group)[2]
+
+
+def threshold_sweep(model, data_path, group="validation"):
+    """evaluate.sweep_thresholds on the group's whole pieces: ({onset threshold: note F1}, {frame threshold:
+    note-with-offsets F1 at the best onset threshold}, the best pair)."""
     from dataset import MAESTRO_small
     from evaluate import sweep_thresholds
     from transcribe import predict
@@ -29,4 +35,4 @@ def choose_thresholds(model, data_path, group="validation"):
     for item in MAESTRO_small(data_path, groups=[group], sequence_length=None):
         frame, onset, _ = predict(model, item["audio"].numpy().astype(np.float32), "cpu")
         pieces.append((frame, onset, item["frame"].numpy(), item["onset"].numpy()))
-    return sweep_thresholds(pieces)[2]
+    return sweep_thresholds(pieces)

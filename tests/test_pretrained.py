@@ -15,8 +15,9 @@ import torch
 from constants import FRAME_SWEEP, ONSET_SWEEP
 from data.render import PIANOS
 from data.synth import BUILD_VERSION
-from grader.pretrained import (MODEL, OUT, PROFILE, RUNS, SEED, curve_table, export_pretrained, figures_paragraph,
-                               readme_figures, shipped_checkpoint, train_pretrained)
+from grader.blend import BLEND, blended_weights
+from grader.pretrained import (MODEL, OUT, PROFILE, RUNS, SEED, blend_pretrained, curve_table, export_pretrained,
+                               figures_paragraph, readme_figures, shipped_checkpoint, train_pretrained)
 from grader.reference import ROOT, checkpoint_step, newest_checkpoint, run_folder
 
 
@@ -95,6 +96,38 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     assert os.path.exists(run_folder("cpu", MODEL, 42, runs))
 
 
+def test_a_blend_of_two_checkpoints_is_chosen_on_validation_and_exported(tiny_data, tmp_path):
+    runs, out = str(tmp_path / "runs"), str(tmp_path / "pretrained")
+    logdir = train_pretrained(2, 1, tiny_data, runs)
+    shutil.copyfile(os.path.join(logdir, "model-2.pt"), os.path.join(logdir, "model-2-kept.pt"))
+    train_pretrained(4, 1, tiny_data, runs, learning_rate=3e-3)
+    first, second = (torch.load(os.path.join(logdir, name), weights_only=True)["model_state_dict"]
+                     for name in ("model-2-kept.pt", "model-4.pt"))
+    half = blended_weights(first, second, 0.5)
+    name = next(k for k, v in first.items() if v.is_floating_point() and not torch.equal(v, second[k]))
+    assert torch.allclose(half[name], (first[name] + second[name]) / 2)
+    at_zero = blended_weights(first, second, 0)
+    assert all(torch.equal(at_zero[k], first[k] if first[k].is_floating_point() else second[k])   # counters: the
+               for k in first)                                                                    # second's
+    blended = blend_pretrained(["model-4.pt", "model-2-kept.pt"], [0.0, 0.5, 1.0], tiny_data, runs)
+    assert blended["blend"]["steps"] == [2, 4] and blended["step"] == 4       # ordered by step, as given or not
+    figures = {row["weights"][1]: row["note F1"] + row["note-with-offsets F1"] for row in blended["validation"]}
+    assert list(figures) == [0.0, 0.5, 1.0] and blended["blend"]["weights"][1] == max(figures, key=figures.get)
+    chosen = blended["blend"]["weights"][1]
+    expected = blended_weights(first, second, chosen)
+    assert all(torch.allclose(blended["model_state_dict"][k].double(), expected[k].double()) for k in first)
+    assert "optimizer_state_dict" not in blended                     # weights only: never resumed from
+    path = export_pretrained(tiny_data, runs, out, checkpoint=BLEND)
+    config = json.load(open(os.path.join(out, "config.json")))
+    assert config["checkpoint"] == BLEND and config["blend"] == blended["blend"] and len(config["validation"]) == 3
+    assert shipped_checkpoint(runs, out) == os.path.join(logdir, BLEND)
+    header = curve_table(out, every=4).splitlines()[0]
+    assert f"2 (shipped, x{1 - chosen:g})" in header and f"4 (shipped, x{chosen:g})" in header
+    assert os.path.getsize(path) < 25 * 2 ** 20
+    with pytest.raises(SystemExit, match="name two checkpoints"):
+        blend_pretrained(["model-4.pt", "model-3.pt"], [0.5], tiny_data, runs)
+
+
 def test_stopping_a_sitting_stops_its_training_process(tiny_data, tmp_path):
     """`kill` on the sitting must not leave train.py running on, beside the next sitting's, into the same folder."""
     runs = str(tmp_path / "runs")
@@ -129,14 +162,20 @@ def test_the_readme_shows_the_shipped_transcribers_measured_figures():
                     + " and ".join(f"`{flag}`" for flag in span.get("flags", [])) + f" from step {span['steps'][0]:,}"
                     + (f", the learning rate back at {span['learning rate'][1]:g}" if "learning rate" in span else "")
                     for span in config["data"][1:]]
-    for said in [f"for {config['trained_steps']:,} steps so far", f"validation (step {config['step']:,})",
-                 f"({thresholds['onset_threshold']} and {thresholds['frame_threshold']})"] + said_of_data:
+    if "blend" in config:                                          # python -m grader pretrained blend
+        shipped = [f"{weight:g} of step {step:,}" for step, weight in zip(config["blend"]["steps"],
+                                                                        config["blend"]["weights"])]
+    else:
+        shipped = [f"validation (step {config['step']:,})"]
+    for said in [f"for {config['trained_steps']:,} steps so far",
+                 f"({thresholds['onset_threshold']} and {thresholds['frame_threshold']})"] + shipped + said_of_data:
         assert said in readme.replace("\n", " "), f"hw/README.md should say {said!r}, as config.json does"
 
 
 def test_any_clone_can_continue_the_shipped_transcribers_run():
     """pretrained-run/ is committed: its newest checkpoint, with the optimizer state, is at or past the steps
-    the shipped transcriber has trained, and its model-best.pt at or past the shipped step."""
+    the shipped transcriber has trained, its model-best.pt at or past the shipped step (unless a blend was
+    shipped), and the shipped weights' checkpoint is there."""
     config = json.load(open(os.path.join(OUT, "config.json")))
     log = os.path.join(run_folder(PROFILE, MODEL, SEED, RUNS), "log")
     newest = newest_checkpoint(log)
@@ -145,7 +184,8 @@ def test_any_clone_can_continue_the_shipped_transcribers_run():
     assert "optimizer_state_dict" in checkpoint and checkpoint["step"] == checkpoint_step(newest)
     assert checkpoint["step"] >= config["trained_steps"], "commit the run's newest checkpoint with its export"
     best = torch.load(os.path.join(log, "model-best.pt"), map_location="cpu", weights_only=True)
-    assert best["step"] >= config["step"] and best["model_type"] == config["model_type"]
+    assert best["model_type"] == config["model_type"]
+    assert best["step"] >= config["step"] or "blend" in config          # a blend's later step may not be a best
     assert shipped_checkpoint(), "the run's checkpoint of the shipped step is gone: bench/peers.py's torch row needs it"
     sittings = [json.loads(line) for line in open(os.path.join(os.path.dirname(log), "sittings.jsonl"))]
     assert sittings[0]["from_step"] == 0 and sittings[-1]["from_step"] <= checkpoint["step"]
