@@ -43,29 +43,30 @@ def blend_checkpoints(first_path, second_path, weights, data_path, handout, out_
             sys.exit(f"error: {first_path} and {second_path} hold different models ({key} {first[key]} and "
                      f"{second[key]}): blend two checkpoints of one run")
     config = {key: second[key] for key in ("model_type", "cnn_unit", "fc_unit", "profile")}
-    steps = sorted([first["step"], second["step"]])
     if first["step"] > second["step"]:
         first, second = second, first
+    steps = [first["step"], second["step"]]
     figures = {}
     with tempfile.TemporaryDirectory() as folder:
         for weight in weights:
+            mix = {"steps": steps, "weights": [round(1 - weight, 6), weight]}
             candidate = {**config, "model_state_dict": blended_weights(first["model_state_dict"],
                                                                        second["model_state_dict"], weight),
-                         "step": steps[1], "blend": {"steps": steps, "weights": [round(1 - weight, 6), weight]}}
+                         "step": steps[1], "blend": mix}
             path = os.path.join(folder, f"blend-{weight}.pt")
             torch.save(candidate, path)
             subprocess.run([sys.executable, "export.py", path, "--onnx", path + ".onnx", "--data_path",
                             os.path.abspath(data_path), "--check_seconds", "2"], cwd=handout, check=True,
                            stdout=subprocess.DEVNULL)
             onset_f1, frame_f1, thresholds = threshold_sweep(OnnxModel(path + ".onnx", threads=2), data_path)
-            figures[weight] = {"note F1": round(max(onset_f1.values()), 4),
+            figures[weight] = {"weights": mix["weights"], "note F1": round(max(onset_f1.values()), 4),
                                "note-with-offsets F1": round(max(frame_f1.values()), 4), "thresholds": thresholds}
             print(f"{1 - weight:.2f} x step {steps[0]} + {weight:.2f} x step {steps[1]}: validation note F1 "
                   f"{figures[weight]['note F1']:.4f}, note-with-offsets F1 "
                   f"{figures[weight]['note-with-offsets F1']:.4f} {thresholds}", flush=True)
         best = max(weights, key=lambda w: figures[w]["note F1"] + figures[w]["note-with-offsets F1"])
         chosen = torch.load(os.path.join(folder, f"blend-{best}.pt"), weights_only=True)
-    chosen["validation"] = [{"weights": [round(1 - weight, 6), weight], **figures[weight]} for weight in weights]
+    chosen["validation"] = list(figures.values())
     torch.save(chosen, out_path + ".part")
     os.replace(out_path + ".part", out_path)
     return chosen
