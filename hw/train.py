@@ -20,7 +20,7 @@ from datetime import datetime
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler
 from tqdm import tqdm
 
 from augment import random_equalizer, random_tuning
@@ -250,10 +250,14 @@ def main(args):
         + (", random tunings" if args.detune else ""))
     if not args.resume:
         start_at_label_rates(model, train_set.label_rates(), log)
+    # Each pass takes the pieces in a new order, one random crop of each. A split with fewer pieces than a
+    # batch goes round its pieces more than once per pass: with drop_last, a shorter pass gives no batch at all.
     # On a GPU, two worker processes cut crops while it trains; on a CPU they would take its cores.
-    loader = DataLoader(train_set, args.batch_size, shuffle=True, drop_last=True,
-                        generator=torch.Generator().manual_seed(args.seed), num_workers=2 if cuda else 0,
-                        worker_init_fn=seed_worker, pin_memory=cuda, persistent_workers=cuda)
+    shuffle = torch.Generator().manual_seed(args.seed)
+    order = RandomSampler(train_set, num_samples=max(len(train_set), args.batch_size), generator=shuffle)
+    loader = DataLoader(train_set, args.batch_size, sampler=order, drop_last=True, generator=shuffle,
+                        num_workers=2 if cuda else 0, worker_init_fn=seed_worker, pin_memory=cuda,
+                        persistent_workers=cuda)
 
     def batches():
         while True:

@@ -257,6 +257,12 @@ def test_metric_check_passes_the_solution_and_fails_a_model_that_cannot_learn(ti
         work.mkdir()
         verdicts[name] = metric_check("quick", "rnn", handout, str(work), tiny_data, band_path=band)
     assert verdicts["solution"]["score"] == verdicts["solution"]["max_score"], verdicts["solution"]["output"]
+    # Without a sandbox (a GPU machine without bubblewrap) the run reads the data where it lies.
+    unsafe_work = tmp_path / "solution" / "unsafe-work"
+    unsafe_work.mkdir()
+    unsafe = metric_check("quick", "rnn", str(tmp_path / "solution" / "hw"), str(unsafe_work), tiny_data,
+                          unsafe=True, band_path=band)
+    assert unsafe["score"] == unsafe["max_score"], unsafe["output"]
     assert verdicts["sigmoid"]["score"] < verdicts["solution"]["score"]
     assert "frame_loss at step 10" in verdicts["sigmoid"]["output"], verdicts["sigmoid"]["output"]
     # Under the verdict, the run's curve beside the band's floor: step, note F1 (floor), frame F1 (floor).

@@ -128,6 +128,15 @@ def test_resume_continues_from_the_checkpoint(trained, tiny_data, tmp_path):
     assert [json.loads(line)["step"] for line in open(tmp_path / "metrics.jsonl")] == [6]
 
 
+def test_a_batch_larger_than_the_training_split_still_trains(tiny_data, tmp_path):
+    pieces = sum(r["split"] == "train" for r in json.load(open(os.path.join(tiny_data, "data.json"))))
+    result = run(["train.py", "--data_path", tiny_data, "--logdir", str(tmp_path), "-i", "2", "-vi", "2",
+                  "-b", str(pieces + 2), "-v", "20480", "-cnn", "4", "-fc", "16", "--skip_test"], timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"batch {pieces + 2} x 20480 samples" in open(tmp_path / "console.log").read()
+    assert [json.loads(line)["step"] for line in open(tmp_path / "metrics.jsonl")] == [2]
+
+
 def test_evaluate_cli_writes_results(trained, tiny_data, tmp_path):
     logdir, _ = trained
     out = tmp_path / "results.txt"
