@@ -6,9 +6,10 @@
 #   3. python -m grader grade on the solutions with the quick metric check trained on the GPU.
 #
 #     bash bench/gpu_check.sh [--steps 5000] [--data data/default] [--device cuda] [--profile full]
-#                             [--grade quick|none|skip] [--wheels DIR] [--logs hw/log_examples] [--out runs/gpu-check]
-#                             [--tar FILE]
+#                             [--amp auto|on|off] [--models baseline,rnn,crnn,onf] [--grade quick|none|skip]
+#                             [--wheels DIR] [--logs hw/log_examples] [--out runs/gpu-check] [--tar FILE]
 #
+# --amp is train.py's (auto: bfloat16 on a GPU that has it); --models trains fewer references at once.
 # --steps shortens the runs (validation every 1000 steps, or at the end) and the timing (20 steps at most); on
 # CPU, --steps 2 --profile cpu --device cpu tests the whole path in a minute (tests/test_gpu_check.py).
 # --wheels installs the packages a bare GPU image lacks, from wheels carried there. The runs skip the final
@@ -19,11 +20,12 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-steps=5000 data=data/default device=cuda profile=full grade=quick wheels= logs=hw/log_examples out=runs/gpu-check
-tar=
+steps=5000 data=data/default device=cuda profile=full amp=auto models=baseline,rnn,crnn,onf grade=quick wheels=
+logs=hw/log_examples out=runs/gpu-check tar=
 while [ $# -gt 0 ]; do
   case "$1" in
     --steps) steps=$2 ;; --data) data=$2 ;; --device) device=$2 ;; --profile) profile=$2 ;; --grade) grade=$2 ;;
+    --amp) amp=$2 ;; --models) models=$2 ;;
     --wheels) wheels=$2 ;; --logs) logs=$2 ;; --out) out=$2 ;; --tar) tar=$2 ;;
     *) echo "bench/gpu_check.sh: unknown option $1 (see the usage at the top of the script)"; exit 2 ;;
   esac
@@ -34,9 +36,11 @@ python=${PYTHON:-python3}
 [ -f "$data/data.json" ] || { echo "no data set at $data (data.json missing): build it (make data) or gather its parts"; exit 2; }
 mkdir -p "$out" "$logs/$profile"
 exec > >(tee "$out/gpu_check.log") 2>&1
-pack() {
-  [ -n "$tar" ] && tar czf "$tar" --exclude='*.pt' --exclude='*/hw' -C "$(dirname "$out")" "$(basename "$out")" \
-    -C "$(cd "$logs" && pwd)" "$profile"
+pack() {                   # an if, not &&: without --tar a false test would become the script's exit status
+  if [ -n "$tar" ]; then
+    tar czf "$tar" --exclude='*.pt' --exclude='*/hw' -C "$(dirname "$out")" "$(basename "$out")" \
+      -C "$(cd "$logs" && pwd)" "$profile"
+  fi
 }
 trap pack EXIT
 started=$(date +%s)
@@ -55,14 +59,15 @@ git log -1 --format='commit %H' 2>/dev/null || true
 
 echo "== 1. seconds per step, $profile profile, $device $(elapsed)"
 "$python" bench/train_speed.py --profiles "$profile" --device "$device" --steps $(( steps < 20 ? steps : 20 )) \
-  --data "$data" | tee "$out/speed.txt"
+  --amp "$amp" --data "$data" | tee "$out/speed.txt"
 
-echo "== 2. the four $profile-profile references at once, $steps steps $(elapsed)"
+IFS=, read -r -a models <<< "$models"
+echo "== 2. the ${#models[@]} $profile-profile references at once (${models[*]}), $steps steps $(elapsed)"
 interval=$(( steps < 1000 ? steps : 1000 ))
-threads=$(( $(nproc) / 4 > 0 ? $(nproc) / 4 : 1 ))
-models=(baseline rnn crnn onf) pids=()
+threads=$(( $(nproc) / ${#models[@]} > 0 ? $(nproc) / ${#models[@]} : 1 ))
+pids=()
 for model in "${models[@]}"; do
-  "$python" -m grader reference --profile "$profile" --set 5k --skip_test \
+  "$python" -m grader reference --profile "$profile" --set 5k --skip_test --amp "$amp" \
     --steps "$steps" --validation_interval "$interval" --models "$model" --threads "$threads" --device "$device" \
     --data_path "$data" --runs "$out/runs" --out "$logs" > "$out/reference-$model.log" 2>&1 &
   pids+=($!)

@@ -2,12 +2,13 @@
 
     python bench/gpu_parts.py [--data data/default] [--out .gpu] [--part_mib 56] [-- GPU_CHECK_FLAGS]
 
-The device tool sends the repository plus up to 64 MiB of carried files per call, and the GPU machine has
-no network. The check trains on the data set's train and validation splits (data/default: about 205 MiB of
+The device tool sends the repository and the carried files, 64 MiB in all, per call, and the GPU machine
+has no network. The check trains on the data set's train and validation splits (data/default: about 205 MiB of
 FLAC, so four transfers) and needs the Python packages that machine lacks (as wheels). This writes
 .gpu/part-1 ... part-N, each a folder of hard links under the size, the wheels in part 1, and prints the
 device calls that gather the parts on the machine and run the check in the last one. The test split stays
-here: the check skips the final test.
+here: the check skips the final test. Where the repository's own files and a part would pass 64 MiB (the
+pretrained run's checkpoints are large), it first prints the commands that set the largest files aside.
 """
 import argparse
 import json
@@ -18,6 +19,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIB = 2 ** 20
+CALL_MIB = 64                              # what one device call carries: the working tree and a part together
 GATHERED = "/tmp/gpu-check"                # where the parts meet on the GPU machine
 # What the GPU machine's Python (3.12, with torch, numpy, scipy, tqdm and matplotlib) lacks for training
 # and grading: from an import trace of bench/gpu_check.sh on CPU (imports beyond that image's packages).
@@ -70,6 +72,27 @@ def plan_parts(data, wheels, part_bytes):
     return parts + [current]
 
 
+def working_tree(root=ROOT):
+    """(path, bytes) of each file a device call sends, largest first: the tracked files that are there and the
+    untracked ones git does not ignore."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=root,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    files = [(path, os.path.getsize(os.path.join(root, path))) for path in set(listed)
+             if path and os.path.isfile(os.path.join(root, path))]
+    return sorted(files, key=lambda file: (-file[1], file[0]))
+
+
+def files_to_set_aside(tree, part_bytes, call_bytes=CALL_MIB * MIB):
+    """The fewest of the largest files of the tree to move away so that the rest and a part fit in one call."""
+    aside, total = [], sum(size for _, size in tree)
+    for path, size in tree:
+        if total + part_bytes <= call_bytes:
+            break
+        aside.append(path)
+        total -= size
+    return aside
+
+
 def write_parts(parts, out):
     """Hard links (copies across file systems) in out/part-<k>, in place of earlier parts; returns the folders."""
     for name in os.listdir(out) if os.path.isdir(out) else []:
@@ -117,6 +140,19 @@ def main():
     folders = write_parts(plan_parts(args.data, wheels, args.part_mib * MIB), args.out)
     commands = device_commands(folders, os.path.basename(os.path.normpath(args.data)), args.gather_to,
                                not args.no_wheels, args.check_flags)
+    try:
+        tree = working_tree()
+    except (OSError, subprocess.CalledProcessError):
+        tree = []                                              # not a git checkout: nothing to weigh
+    largest_part = max(sum(size(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files)
+                       for folder in folders)
+    aside = files_to_set_aside(tree, largest_part)
+    if aside:
+        names = " ".join(aside)
+        print(f"The working tree holds {sum(s for _, s in tree) / MIB:.1f} MiB and a call carries {CALL_MIB} MiB "
+              f"with its part: set {len(aside)} files aside for the calls (stop whatever writes them first):\n"
+              f"  tar cf /tmp/gpu-aside.tar {names} && rm {names}\nand put them back after the last call:\n"
+              f"  tar xf /tmp/gpu-aside.tar")
     for number, (folder, command) in enumerate(zip(folders, commands), 1):
         megabytes = sum(size(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files) / MIB
         print(f"call {number}: carry [\"{os.path.relpath(folder, ROOT)}\"] ({megabytes:.1f} MiB), "

@@ -61,6 +61,8 @@ def main(argv=None):
     reference.add_argument("--data_path", default="data/default")
     reference.add_argument("--skip_test", action="store_true", help="no final test (when the test split is elsewhere)")
     reference.add_argument("--device", default=None, help="train.py's --device (default: cuda when there is one)")
+    reference.add_argument("--amp", choices=["auto", "on", "off"], default=None,
+                           help="train.py's --amp (mixed precision; default: train.py's own, auto)")
     reference.add_argument("--table", action="store_true", help="only print the table of the log examples")
     reference.add_argument("--runs", default=None, help="folder of the runs (default: runs/reference)")
     reference.add_argument("--out", default=None, help="folder of the log examples (default: hw/log_examples)")
@@ -154,10 +156,11 @@ def main(argv=None):
         steps = args.steps or spec["steps"]
         interval = args.validation_interval or spec["validation_interval"]
         seeds = args.seeds or spec["seeds"]
+        flags = spec["flags"] + (["--amp", args.amp] if args.amp else [])
         for model in args.models:
             for seed in seeds:
                 train(args.profile, model, seed, steps, interval, args.data_path, runs, spec["name"],
-                      spec["test"] and not args.skip_test, spec["flags"], args.threads, args.device)
+                      spec["test"] and not args.skip_test, flags, args.threads, args.device)
             print("wrote", collect(args.profile, model, seeds, spec["name"], runs, out))
     elif args.command == "pretrained":
         from .blend import WEIGHTS

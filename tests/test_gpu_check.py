@@ -23,7 +23,8 @@ def gathered_check(tiny_data, tmp_path_factory):
     printed = subprocess.run([sys.executable, "bench/gpu_parts.py", "--data", tiny_data, "--out", str(work / "parts"),
                               "--part_mib", str(PART_MIB), "--no_wheels", "--gather_to", str(work / "gathered"),
                               "--", *flags], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    commands = [line.strip() for line in printed.splitlines() if line.startswith("  ")]
+    lines = printed.splitlines()
+    commands = [following.strip() for line, following in zip(lines, lines[1:]) if line.startswith("call ")]
     (work / "OUT").mkdir()
     outcomes = [subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True,
                                env={**os.environ, "OUT": str(work / "OUT"), "PYTHON": sys.executable})
@@ -79,3 +80,33 @@ def test_missing_data_is_named_before_anything_runs(tmp_path):
     result = subprocess.run([sys.executable, "bench/gpu_parts.py", "--data", str(tmp_path), "--out",
                              str(tmp_path / "parts")], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 1 and "has no data.json: build it first" in result.stderr
+
+
+def test_fewer_references_in_float32_when_asked(gathered_check, tiny_data):
+    work = gathered_check[0]
+    data = work / "gathered" / os.path.basename(tiny_data)
+    result = subprocess.run(["bash", "bench/gpu_check.sh", "--data", str(data), "--steps", "2", "--profile", "cpu",
+                             "--device", "cpu", "--amp", "off", "--models", "crnn,onf", "--grade", "skip", "--logs",
+                             str(work / "logs-fp32"), "--out", str(work / "out-fp32")],
+                            cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "the 2 cpu-profile references at once (crnn onf)" in result.stdout
+    assert sorted(os.listdir(work / "logs-fp32" / "cpu")) == ["crnn.json", "crnn.txt", "onf.json", "onf.txt"]
+    for model in ("crnn", "onf"):
+        example = json.loads((work / "logs-fp32" / "cpu" / f"{model}.json").read_text())
+        assert "--amp off" in example["command"]
+
+
+def test_the_largest_files_are_set_aside_when_the_tree_and_a_part_pass_a_call():
+    from bench.gpu_parts import CALL_MIB, files_to_set_aside, working_tree
+    tree = working_tree()
+    assert tree and all(a[1] >= b[1] for a, b in zip(tree, tree[1:]))
+    assert "bench/gpu_parts.py" in dict(tree) and not any(path.startswith(".venv/") for path, _ in tree)
+    part = 56 * MIB
+    aside = files_to_set_aside(tree, part)
+    kept = sum(size for path, size in tree if path not in aside)
+    assert kept + part <= CALL_MIB * MIB
+    assert aside == [path for path, _ in tree[:len(aside)]]          # the largest, and no more than needed
+    if aside:
+        assert kept + dict(tree)[aside[-1]] + part > CALL_MIB * MIB
+    assert files_to_set_aside([("a", 5 * MIB), ("b", MIB)], 50 * MIB) == []
