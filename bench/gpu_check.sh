@@ -6,10 +6,11 @@
 #   3. python -m grader grade on the solutions with the quick metric check trained on the GPU.
 #
 #     bash bench/gpu_check.sh [--steps 5000] [--data data/default] [--device cuda] [--profile full]
-#                             [--amp auto|on|off] [--models baseline,rnn,crnn,onf] [--grade quick|none|skip]
+#                             [--amp off|on|auto] [--models baseline,rnn,crnn,onf] [--grade quick|none|skip]
 #                             [--wheels DIR] [--logs hw/log_examples] [--out runs/gpu-check] [--tar FILE]
 #
-# --amp is train.py's (auto: bfloat16 on a GPU that has it); --models trains fewer references at once.
+# --amp is train.py's (off, its default: float32; on: bfloat16 where the GPU has it); --models trains fewer
+# references at once.
 # --steps shortens the runs (validation every 1000 steps, or at the end) and the timing (20 steps at most); on
 # CPU, --steps 2 --profile cpu --device cpu tests the whole path in a minute (tests/test_gpu_check.py).
 # --wheels installs the packages a bare GPU image lacks, from wheels carried there. The runs skip the final
@@ -20,7 +21,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-steps=5000 data=data/default device=cuda profile=full amp=auto models=baseline,rnn,crnn,onf grade=quick wheels=
+steps=5000 data=data/default device=cuda profile=full amp=off models=baseline,rnn,crnn,onf grade=quick wheels=
 logs=hw/log_examples out=runs/gpu-check tar=
 while [ $# -gt 0 ]; do
   case "$1" in

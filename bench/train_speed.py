@@ -1,6 +1,6 @@
 """Seconds per training step of every model type under each profile (solutions' models, real crops).
 
-    python bench/train_speed.py [--profiles cpu full] [--steps 10] [--data data/default] [--amp auto] [--compile]
+    python bench/train_speed.py [--profiles cpu full] [--steps 10] [--data data/default] [--amp off] [--compile]
 
 A step is what train.py does: a forward pass on a batch of random crops (in mixed precision where train.py
 uses it: --amp as train.py's), the losses of evaluate.losses, backward, per-parameter clipping and an Adam
@@ -22,7 +22,7 @@ from model import MODELS  # noqa: E402
 from train import PROFILES, mixed_precision  # noqa: E402
 
 
-def seconds_per_step(model_type, profile, steps, data, device, amp="auto", compile_model=False):
+def seconds_per_step(model_type, profile, steps, data, device, amp="off", compile_model=False):
     settings = PROFILES[profile]
     torch.manual_seed(0)
     torch.backends.cudnn.benchmark = device.startswith("cuda")
@@ -65,7 +65,7 @@ def main():
     parser.add_argument("--steps", type=int, default=10, help="timed steps (the full profile on CPU uses 2)")
     parser.add_argument("--data", default=os.path.join(ROOT, "data", "default"))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--amp", choices=["auto", "on", "off"], default="auto", help="as train.py's --amp")
+    parser.add_argument("--amp", choices=["auto", "on", "off"], default="off", help="as train.py's --amp")
     parser.add_argument("--compile", action="store_true", help="as train.py's --compile (the warm-up compiles)")
     args = parser.parse_args()
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"

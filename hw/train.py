@@ -62,9 +62,9 @@ def parse_args(argv=None):
                              "cores / runs")
     parser.add_argument("--keep_last", type=int, default=1, metavar="N",
                         help="checkpoints model-<step>.pt to keep (default 1), besides model-best.pt")
-    parser.add_argument("--amp", choices=["auto", "on", "off"], default="auto",
-                        help="mixed precision for training steps: auto is on with CUDA (bf16 where the GPU has it, "
-                             "else fp16), off on CPU")
+    parser.add_argument("--amp", choices=["auto", "on", "off"], default="off",
+                        help="mixed precision for training steps: on is bf16 where the GPU has it, else fp16 (bf16 "
+                             "on a CPU); auto is on with CUDA only. Off by default: see README.md, Reference logs")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model for training steps: faster steps on a GPU after a minute or "
                              "two of compiling (needs a C compiler)")

@@ -110,3 +110,16 @@ def test_the_largest_files_are_set_aside_when_the_tree_and_a_part_pass_a_call():
     if aside:
         assert kept + dict(tree)[aside[-1]] + part > CALL_MIB * MIB
     assert files_to_set_aside([("a", 5 * MIB), ("b", MIB)], 50 * MIB) == []
+
+
+def test_the_committed_full_profile_logs_come_from_a_gpu_and_learned():
+    folder = os.path.join(ROOT, "hw", "log_examples", "full")
+    examples = sorted(name for name in os.listdir(folder) if name.endswith(".json"))
+    assert "baseline.json" in examples
+    for name in examples:
+        example = json.load(open(os.path.join(folder, name)))
+        last = example["metrics"][str(example["seeds"][0])][-1]
+        assert example["profile"] == "full" and example["steps"][-1] == last["step"] == 5000
+        assert example["args"]["device"].startswith("cuda") and "CPU" not in example["device"]
+        assert last["metric/note/f1"] > 0.3, f"{name}: a reference run that learned no notes is no reference"
+        assert os.path.exists(os.path.join(folder, name.replace(".json", ".txt")))
