@@ -144,18 +144,17 @@ def main():
         tree = working_tree()
     except (OSError, subprocess.CalledProcessError):
         tree = []                                              # not a git checkout: nothing to weigh
-    largest_part = max(sum(size(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files)
-                       for folder in folders)
-    aside = files_to_set_aside(tree, largest_part)
+    part_sizes = [sum(size(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files)
+                  for folder in folders]
+    aside = files_to_set_aside(tree, max(part_sizes))
     if aside:
         names = " ".join(aside)
         print(f"The working tree holds {sum(s for _, s in tree) / MIB:.1f} MiB and a call carries {CALL_MIB} MiB "
               f"with its part: set {len(aside)} files aside for the calls (stop whatever writes them first):\n"
               f"  tar cf /tmp/gpu-aside.tar {names} && rm {names}\nand put them back after the last call:\n"
               f"  tar xf /tmp/gpu-aside.tar")
-    for number, (folder, command) in enumerate(zip(folders, commands), 1):
-        megabytes = sum(size(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files) / MIB
-        print(f"call {number}: carry [\"{os.path.relpath(folder, ROOT)}\"] ({megabytes:.1f} MiB), "
+    for number, (folder, part_size, command) in enumerate(zip(folders, part_sizes, commands), 1):
+        print(f"call {number}: carry [\"{os.path.relpath(folder, ROOT)}\"] ({part_size / MIB:.1f} MiB), "
               f"timeout_s {'590' if number == len(folders) else '120'}, command:\n  {command}")
 
 

@@ -62,7 +62,7 @@ def main(argv=None):
     reference.add_argument("--skip_test", action="store_true", help="no final test (when the test split is elsewhere)")
     reference.add_argument("--device", default=None, help="train.py's --device (default: cuda when there is one)")
     reference.add_argument("--amp", choices=["auto", "on", "off"], default=None,
-                           help="train.py's --amp (mixed precision; default: train.py's own, auto)")
+                           help="train.py's --amp (mixed precision; default: train.py's own, off)")
     reference.add_argument("--table", action="store_true", help="only print the table of the log examples")
     reference.add_argument("--runs", default=None, help="folder of the runs (default: runs/reference)")
     reference.add_argument("--out", default=None, help="folder of the log examples (default: hw/log_examples)")
