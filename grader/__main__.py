@@ -78,11 +78,12 @@ def main(argv=None):
                             help="train with train.py --detune (random tunings) from this sitting on")
     pretrained.add_argument("--learning_rate", type=float, default=None,
                             help="train: restart the learning rate at this value (train.py decays it from there)")
-    pretrained.add_argument("--checkpoints", nargs=2, metavar="NAME",
+    pretrained.add_argument("--checkpoints", nargs="+", metavar="NAME",
                             help="blend: two checkpoints of the run's log folder (e.g. model-best-until-168000.pt "
-                                 "model-196000.pt)")
+                                 "model-196000.pt) or their paths; with more, the earliest is mixed with the mean "
+                                 "of the others")
     pretrained.add_argument("--weights", nargs="+", type=float, default=None,
-                            help="blend: the second checkpoint's weights to try (default 0 0.3 0.5 0.7 1)")
+                            help="blend: the later checkpoint's weights to try (default 0 0.3 0.5 0.7 1)")
     pretrained.add_argument("--checkpoint", default="model-best.pt",
                             help="export: which checkpoint of the run's log folder (e.g. model-blend.pt)")
     pretrained.add_argument("--data_path", default="data/default",
@@ -169,8 +170,8 @@ def main(argv=None):
             flags = [flag for flag, given in [("--augment", args.augment), ("--detune", args.detune)] if given]
             train_pretrained(args.steps, args.threads, args.data_path, flags=flags, learning_rate=args.learning_rate)
         elif args.action == "blend":
-            if not args.checkpoints:
-                parser.error("blend needs --checkpoints A B: two checkpoints of the run's log folder")
+            if not args.checkpoints or len(args.checkpoints) < 2:
+                parser.error("blend needs --checkpoints A B [C ...]: two or more checkpoints of the run's log folder")
             blend_pretrained(args.checkpoints, args.weights or WEIGHTS, args.data_path)
         elif args.action == "export":
             print("wrote", export_pretrained(args.data_path, checkpoint=args.checkpoint))

@@ -1,16 +1,19 @@
-"""Weight-space blends of two checkpoints of one run, the blend chosen on the validation pieces.
+"""Weight-space blends of checkpoints of one run, the blend chosen on the validation pieces.
 
     python -m grader pretrained blend --checkpoints model-best-until-168000.pt model-196000.pt
+    python -m grader pretrained blend --checkpoints model-best-until-168000.pt runs/tail/model-2*.pt
     python -m grader pretrained export --checkpoint model-blend.pt
 
 A run that goes on from a good checkpoint with a new recipe (a restarted learning rate, random tunings)
 may gain on pieces unlike its validation pieces (a piano it never heard) while losing a little on them.
-The weights of the two checkpoints mixed, (1 - w) * first + w * second, often keep most of both: the
+The weights of two checkpoints mixed, (1 - w) * earlier + w * later, often keep most of both: the
 two lie on one training path, so the mix stays in the same basin (as in "robust fine-tuning", Wortsman
-et al., 2022). Each mix is exported and transcribed as `export` ships it (ONNX, whole validation pieces,
-thresholds swept) and the one with the best note F1 plus note-with-offsets F1 is written to
-model-blend.pt in the run's log folder, with the two steps, their weights and every mix's figures. Its
-weights only: training never resumes from it.
+et al., 2022). The later end may itself be the mean of several checkpoints of one stretch of training
+(stochastic weight averaging, Izmailov et al., 2018): with a small batch, each checkpoint lies a random
+step away from where the stretch was heading, and their mean lies closer. Each mix is exported and
+transcribed as `export` ships it (ONNX, whole validation pieces, thresholds swept) and the one with the
+best note F1 plus note-with-offsets F1 is written to model-blend.pt in the run's log folder, with the
+steps, their weights and every mix's figures. Its weights only: training never resumes from it.
 """
 import os
 import subprocess
@@ -23,45 +26,53 @@ WEIGHTS = (0.0, 0.3, 0.5, 0.7, 1.0)      # of the second checkpoint
 BLEND = "model-blend.pt"
 
 
-def blended_weights(first, second, weight):
-    """(1 - weight) * first + weight * second of two state dicts; counters (integers) from the second."""
-    if first.keys() != second.keys():
-        raise ValueError("the two checkpoints hold different parameters: blend checkpoints of one run")
-    return {name: ((1 - weight) * first[name].double() + weight * second[name].double()).to(value.dtype)
-            if value.is_floating_point() else value for name, value in second.items()}
+def blended_weights(states, weights):
+    """The weighted sum of state dicts of one model; counters (integers) from the last."""
+    if any(state.keys() != states[0].keys() for state in states):
+        raise ValueError("the checkpoints hold different parameters: blend checkpoints of one run")
+    return {name: sum(weight * state[name].double() for state, weight in zip(states, weights)).to(value.dtype)
+            if value.is_floating_point() else value for name, value in states[-1].items()}
 
 
-def blend_checkpoints(first_path, second_path, weights, data_path, handout, out_path):
-    """Score each blend of the two checkpoints on the validation pieces of `data_path` (exported with the
-    export.py of `handout`, a handout folder whose model.py defines the model) and write the best to
-    `out_path`; returns its checkpoint dictionary."""
+def blend_checkpoints(paths, weights, data_path, handout, out_path):
+    """Score each blend of the earliest of the checkpoints `paths` with the mean of the others on the
+    validation pieces of `data_path` (exported with the export.py of `handout`, a handout folder whose
+    model.py defines the model) and write the best to `out_path`; returns its checkpoint dictionary."""
     import torch
     from export import OnnxModel
-    first, second = (torch.load(path, map_location="cpu", weights_only=True) for path in (first_path, second_path))
-    for key in ("model_type", "cnn_unit", "fc_unit"):
-        if first[key] != second[key]:
-            sys.exit(f"error: {first_path} and {second_path} hold different models ({key} {first[key]} and "
-                     f"{second[key]}): blend two checkpoints of one run")
-    config = {key: second[key] for key in ("model_type", "cnn_unit", "fc_unit", "profile")}
-    if first["step"] > second["step"]:
-        first, second = second, first
-    steps = [first["step"], second["step"]]
+    checkpoints = sorted((torch.load(path, map_location="cpu", weights_only=True) for path in paths),
+                         key=lambda checkpoint: checkpoint["step"])
+    for path, checkpoint in zip(paths[1:], checkpoints[1:]):
+        for key in ("model_type", "cnn_unit", "fc_unit"):
+            if checkpoint[key] != checkpoints[0][key]:
+                sys.exit(f"error: the checkpoints hold different models ({key} {checkpoints[0][key]} and "
+                         f"{checkpoint[key]}): blend checkpoints of one run")
+    config = {key: checkpoints[-1][key] for key in ("model_type", "cnn_unit", "fc_unit", "profile")}
+    earlier, later = checkpoints[0], checkpoints[1:]
+    steps = [earlier["step"], later[-1]["step"]]
+    states = [checkpoint["model_state_dict"] for checkpoint in checkpoints]
+    later_name = f"step {steps[1]}"
+    if len(later) > 1:
+        later_name = f"the mean of steps {later[0]['step']}-{steps[1]}"
     figures = {}
     with tempfile.TemporaryDirectory() as folder:
         for weight in weights:
             mix = {"steps": steps, "weights": [round(1 - weight, 6), weight]}
-            candidate = {**config, "model_state_dict": blended_weights(first["model_state_dict"],
-                                                                       second["model_state_dict"], weight),
-                         "step": steps[1], "blend": mix}
+            if len(later) > 1:
+                mix["later_mean_of"] = [checkpoint["step"] for checkpoint in later]
+            each = [1 - weight] + [weight / len(later)] * len(later)
+            candidate = {**config, "model_state_dict": blended_weights(states, each), "step": steps[1], "blend": mix}
             path = os.path.join(folder, f"blend-{weight}.pt")
             torch.save(candidate, path)
             subprocess.run([sys.executable, "export.py", path, "--onnx", path + ".onnx", "--data_path",
                             os.path.abspath(data_path), "--check_seconds", "2"], cwd=handout, check=True,
                            stdout=subprocess.DEVNULL)
-            onset_f1, frame_f1, thresholds = threshold_sweep(OnnxModel(path + ".onnx", threads=2), data_path)
-            figures[weight] = {"weights": mix["weights"], "note F1": round(max(onset_f1.values()), 4),
-                               "note-with-offsets F1": round(max(frame_f1.values()), 4), "thresholds": thresholds}
-            print(f"{1 - weight:.2f} x step {steps[0]} + {weight:.2f} x step {steps[1]}: validation note F1 "
+            note_f1_by_onset, offsets_f1_by_frame, thresholds = threshold_sweep(
+                OnnxModel(path + ".onnx", threads=2), data_path)
+            figures[weight] = {"weights": mix["weights"], "note F1": round(max(note_f1_by_onset.values()), 4),
+                               "note-with-offsets F1": round(max(offsets_f1_by_frame.values()), 4),
+                               "thresholds": thresholds}
+            print(f"{1 - weight:.2f} x step {steps[0]} + {weight:.2f} x {later_name}: validation note F1 "
                   f"{figures[weight]['note F1']:.4f}, note-with-offsets F1 "
                   f"{figures[weight]['note-with-offsets F1']:.4f} {thresholds}", flush=True)
         best = max(weights, key=lambda w: figures[w]["note F1"] + figures[w]["note-with-offsets F1"])

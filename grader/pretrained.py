@@ -3,30 +3,29 @@ spread over as many sittings as it takes, then exported to ONNX beside what it w
 
     python -m grader pretrained train [--steps 200000] [--threads 1] [--data_path data/large] [--augment]
                                       [--detune] [--learning_rate LR]  # start, or continue where it stopped
-    python -m grader pretrained blend --checkpoints A B            # model-blend.pt: the best mix of their weights
+    python -m grader pretrained blend --checkpoints A B [C ...]    # model-blend.pt: the best mix of their weights
     python -m grader pretrained export [--checkpoint model-blend.pt]
                                                         # hw/pretrained/ from the newest recipe's best validation
     python -m grader pretrained table                                  # hw/README.md's curve and figures
 
-The run is a reference run of its own (pretrained-run/<profile>/<model>-seed<N>/): the same train.py in a
-copy of the handout with the solutions' model.py, validating every VALIDATION_INTERVAL steps. Stopping it
-loses at most one interval; `train` again resumes from the newest checkpoint. The run folder is committed
-(all but its copy of the handout: the newest checkpoint with its optimizer state, model-best.pt, the logs and
-sittings.jsonl), so any clone continues the run; commit it after each sitting. A sitting may train on a
-larger set than the last (`python -m data synth --size large`: default's validation and test pieces, five
-times its training pieces), never on other validation pieces, and may add train.py's --augment and --detune;
+The run is a reference run of its own (pretrained-run/<profile>/<model>-seed<N>/): the same train.py in a copy
+of the handout with the solutions' model.py, validating every VALIDATION_INTERVAL steps. Stopping it loses at
+most one interval; `train` again resumes from the newest checkpoint. The run folder is committed (all but its
+copy of the handout: the newest checkpoint with its optimizer state, model-best.pt, the logs and
+sittings.jsonl), so any clone continues the run; commit it after each sitting. A sitting may train on a larger
+set than the last (`python -m data synth --size large`: default's validation and test pieces, five times its
+training pieces), never on other validation pieces, and may add train.py's --augment and --detune;
 sittings.jsonl in the run's folder records which data and flags each span of steps had. A sitting may also
 restart the learning rate (--learning_rate): train.py's schedule, made for the homework's 10,000 steps, has
 cut it to a fiftieth by step 200,000, where a run learns next to nothing from a new recipe. `blend` mixes the
-weights of two of the run's checkpoints (grader/blend.py) into model-blend.pt, for `export --checkpoint`.
-`export` writes
-transcriber.onnx (weights and graph, no pickled objects; checked against torch on the test pieces; with the
-onset and frame thresholds that score best on the validation pieces in its metadata),
-config.json (the model, its training, the data of each span of steps and the licences of the pianos it heard),
-training_log.txt and metrics.jsonl. `table` prints the validation curve of that metrics.jsonl as the
-markdown table hw/README.md shows, the shipped step marked, and hw/README.md's paragraph of test figures
-from peers.json, which `python bench/peers.py --pretrained --backend onnx --json hw/pretrained/peers.json`
-writes after an export.
+weights of two of the run's checkpoints, or of one and the mean of several (grader/blend.py), into
+model-blend.pt, for `export --checkpoint`. `export` writes transcriber.onnx (weights and graph, no pickled
+objects; checked against torch on the test pieces; with the onset and frame thresholds that score best on the
+validation pieces in its metadata), config.json (the model, its training, the data of each span of steps and
+the licences of the pianos it heard), training_log.txt and metrics.jsonl. `table` prints the validation curve
+of that metrics.jsonl as the markdown table hw/README.md shows, the shipped step marked, and hw/README.md's
+paragraph of test figures from peers.json, which `python bench/peers.py --pretrained --backend onnx --json
+hw/pretrained/peers.json` writes after an export.
 """
 import hashlib
 import json
@@ -203,18 +202,22 @@ def shipped_checkpoint(runs=RUNS, out=OUT):
 
 
 def blend_pretrained(checkpoints, weights, data_path, runs=RUNS):
-    """model-blend.pt in the run's log folder: the best mix of two of its checkpoints (file names there)."""
+    """model-blend.pt in the run's log folder: the best mix of the earliest of `checkpoints` (file names in
+    the log folder, or paths) with the mean of the others (grader/blend.py)."""
     folder = run_folder(PROFILE, MODEL, SEED, runs)
     logdir = os.path.join(folder, "log")
-    paths = [os.path.join(logdir, name) for name in checkpoints]
+    paths = [name if os.path.exists(name) else os.path.join(logdir, name) for name in checkpoints]
     for path in paths:
         if not os.path.exists(path):
-            sys.exit(f"no {path}: name two checkpoints of {logdir} (model-best.pt, model-best-until-*.pt, "
-                     "model-<step>.pt)")
+            sys.exit(f"no {path}: name two or more checkpoints of {logdir} (model-best.pt, model-best-until-*.pt, "
+                     "model-<step>.pt) or their paths")
+    if len(paths) < 2:
+        sys.exit("blend needs two or more checkpoints: the earliest is mixed with the mean of the others")
     copy_handout(os.path.join(folder, "hw"))
-    blended = blend_checkpoints(*paths, weights, data_path, os.path.join(folder, "hw"), os.path.join(logdir, BLEND))
+    blended = blend_checkpoints(paths, weights, data_path, os.path.join(folder, "hw"), os.path.join(logdir, BLEND))
+    mean = blended["blend"].get("later_mean_of")
     print(f"wrote {os.path.join(logdir, BLEND)}: weights {blended['blend']['weights']} of steps "
-          f"{blended['blend']['steps']}")
+          f"{blended['blend']['steps']}" + (f", the later the mean of steps {mean}" if mean else ""))
     return blended
 
 
@@ -268,16 +271,25 @@ def export_pretrained(data_path, runs=RUNS, out=OUT, checkpoint="model-best.pt")
 def curve_table(out=OUT, every=TABLE_EVERY):
     """The validation curve of an export (note and frame F1 at thresholds 0.5) as a markdown table: every
     `every` steps, the last step, and the step whose weights were shipped (marked; for a blend, its two
-    steps, each with its weight)."""
+    steps, each with its weight, the later one with the stretch it is the mean of, if it is)."""
     with open(os.path.join(out, "metrics.jsonl")) as f:
         rows = [json.loads(line) for line in f]
     with open(os.path.join(out, "config.json")) as f:
         config = json.load(f)
     blend = config.get("blend", {"steps": [config["step"]], "weights": [1]})
     shipped = dict(zip(blend["steps"], blend["weights"]))
+    mean = blend.get("later_mean_of")
+
+    def mark(step):
+        if step not in shipped:
+            return ""
+        if len(shipped) == 1:
+            return " (shipped)"
+        if mean and step == blend["steps"][-1]:
+            return f" (shipped, x{shipped[step]:g} in the mean of {mean[0]}-{step})"
+        return f" (shipped, x{shipped[step]:g})"
     shown = [row for row in rows if row["step"] % every == 0 or row["step"] in shipped or row is rows[-1]]
-    steps = [str(row["step"]) + ("" if row["step"] not in shipped else " (shipped)" if len(shipped) == 1 else
-                                 f" (shipped, x{shipped[row['step']]:g})") for row in shown]
+    steps = [str(row["step"]) + mark(row["step"]) for row in shown]
     lines = ["| step | " + " | ".join(steps) + " |", "|---|" + "---|" * len(shown)]
     for name, key in [("note F1", "metric/note/f1"), ("frame F1", "metric/frame/frame_f1")]:
         lines.append(f"| {name} | " + " | ".join(f"{row[key]:.3f}" for row in shown) + " |")

@@ -103,18 +103,19 @@ def test_a_blend_of_two_checkpoints_is_chosen_on_validation_and_exported(tiny_da
     train_pretrained(4, 1, tiny_data, runs, learning_rate=3e-3)
     first, second = (torch.load(os.path.join(logdir, name), weights_only=True)["model_state_dict"]
                      for name in ("model-2-kept.pt", "model-4.pt"))
-    half = blended_weights(first, second, 0.5)
+    half = blended_weights([first, second], [0.5, 0.5])
     name = next(k for k, v in first.items() if v.is_floating_point() and not torch.equal(v, second[k]))
     assert torch.allclose(half[name], (first[name] + second[name]) / 2)
-    at_zero = blended_weights(first, second, 0)
+    at_zero = blended_weights([first, second], [1, 0])
     assert all(torch.equal(at_zero[k], first[k] if first[k].is_floating_point() else second[k])   # counters: the
-               for k in first)                                                                    # second's
+               for k in first)                                                                    # later's
     blended = blend_pretrained(["model-4.pt", "model-2-kept.pt"], [0.0, 0.5, 1.0], tiny_data, runs)
     assert blended["blend"]["steps"] == [2, 4] and blended["step"] == 4       # ordered by step, as given or not
+    assert "later_mean_of" not in blended["blend"]
     figures = {row["weights"][1]: row["note F1"] + row["note-with-offsets F1"] for row in blended["validation"]}
     assert list(figures) == [0.0, 0.5, 1.0] and blended["blend"]["weights"][1] == max(figures, key=figures.get)
     chosen = blended["blend"]["weights"][1]
-    expected = blended_weights(first, second, chosen)
+    expected = blended_weights([first, second], [1 - chosen, chosen])
     assert all(torch.allclose(blended["model_state_dict"][k].double(), expected[k].double()) for k in first)
     assert "optimizer_state_dict" not in blended                     # weights only: never resumed from
     path = export_pretrained(tiny_data, runs, out, checkpoint=BLEND)
@@ -124,8 +125,20 @@ def test_a_blend_of_two_checkpoints_is_chosen_on_validation_and_exported(tiny_da
     header = curve_table(out, every=4).splitlines()[0]
     assert f"2 (shipped, x{1 - chosen:g})" in header and f"4 (shipped, x{chosen:g})" in header
     assert os.path.getsize(path) < 25 * 2 ** 20
-    with pytest.raises(SystemExit, match="name two checkpoints"):
+    with pytest.raises(SystemExit, match="name two or more checkpoints"):
         blend_pretrained(["model-4.pt", "model-3.pt"], [0.5], tiny_data, runs)
+
+    # The later end may be the mean of a stretch of checkpoints (named here by path, outside the log folder).
+    shutil.copyfile(os.path.join(logdir, "model-4.pt"), str(tmp_path / "model-4.pt"))
+    train_pretrained(6, 1, tiny_data, runs)
+    third = torch.load(os.path.join(logdir, "model-6.pt"), weights_only=True)["model_state_dict"]
+    blended = blend_pretrained(["model-2-kept.pt", str(tmp_path / "model-4.pt"), "model-6.pt"], [0.5], tiny_data,
+                               runs)
+    assert blended["blend"] == {"steps": [2, 6], "weights": [0.5, 0.5], "later_mean_of": [4, 6]}
+    assert torch.allclose(blended["model_state_dict"][name].double(),
+                          (2 * first[name].double() + second[name].double() + third[name].double()) / 4)
+    export_pretrained(tiny_data, runs, out, checkpoint=BLEND)
+    assert "6 (shipped, x0.5 in the mean of 4-6)" in curve_table(out, every=4).splitlines()[0]
 
 
 def test_stopping_a_sitting_stops_its_training_process(tiny_data, tmp_path):
@@ -163,8 +176,11 @@ def test_the_readme_shows_the_shipped_transcribers_measured_figures():
                     + (f", the learning rate back at {span['learning rate'][1]:g}" if "learning rate" in span else "")
                     for span in config["data"][1:]]
     if "blend" in config:                                          # python -m grader pretrained blend
-        shipped = [f"{weight:g} of step {step:,}" for step, weight in zip(config["blend"]["steps"],
-                                                                        config["blend"]["weights"])]
+        blend = config["blend"]
+        shipped = [f"{weight:g} of step {step:,}" for step, weight in zip(blend["steps"], blend["weights"])]
+        if "later_mean_of" in blend:
+            shipped[-1] = (f"{blend['weights'][-1]:g} of the mean of steps {blend['later_mean_of'][0]:,} to "
+                           f"{blend['steps'][-1]:,}")
     else:
         shipped = [f"validation (step {config['step']:,})"]
     for said in [f"for {config['trained_steps']:,} steps so far",
