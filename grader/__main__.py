@@ -170,7 +170,7 @@ def main(argv=None):
             flags = [flag for flag, given in [("--augment", args.augment), ("--detune", args.detune)] if given]
             train_pretrained(args.steps, args.threads, args.data_path, flags=flags, learning_rate=args.learning_rate)
         elif args.action == "blend":
-            if not args.checkpoints or len(args.checkpoints) < 2:
+            if not args.checkpoints:
                 parser.error("blend needs --checkpoints A B [C ...]: two or more checkpoints of the run's log folder")
             blend_pretrained(args.checkpoints, args.weights or WEIGHTS, args.data_path)
         elif args.action == "export":

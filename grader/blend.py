@@ -22,7 +22,7 @@ import tempfile
 
 from .thresholds import threshold_sweep      # puts the handout (export.py) on the path
 
-WEIGHTS = (0.0, 0.3, 0.5, 0.7, 1.0)      # of the second checkpoint
+WEIGHTS = (0.0, 0.3, 0.5, 0.7, 1.0)      # of the later end
 BLEND = "model-blend.pt"
 
 
@@ -40,13 +40,13 @@ def blend_checkpoints(paths, weights, data_path, handout, out_path):
     model.py defines the model) and write the best to `out_path`; returns its checkpoint dictionary."""
     import torch
     from export import OnnxModel
-    checkpoints = sorted((torch.load(path, map_location="cpu", weights_only=True) for path in paths),
-                         key=lambda checkpoint: checkpoint["step"])
-    for path, checkpoint in zip(paths[1:], checkpoints[1:]):
+    loaded = [torch.load(path, map_location="cpu", weights_only=True) for path in paths]
+    for path, checkpoint in zip(paths[1:], loaded[1:]):
         for key in ("model_type", "cnn_unit", "fc_unit"):
-            if checkpoint[key] != checkpoints[0][key]:
-                sys.exit(f"error: the checkpoints hold different models ({key} {checkpoints[0][key]} and "
+            if checkpoint[key] != loaded[0][key]:
+                sys.exit(f"error: {paths[0]} and {path} hold different models ({key} {loaded[0][key]} and "
                          f"{checkpoint[key]}): blend checkpoints of one run")
+    checkpoints = sorted(loaded, key=lambda checkpoint: checkpoint["step"])
     config = {key: checkpoints[-1][key] for key in ("model_type", "cnn_unit", "fc_unit", "profile")}
     earlier, later = checkpoints[0], checkpoints[1:]
     steps = [earlier["step"], later[-1]["step"]]
