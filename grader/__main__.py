@@ -6,7 +6,8 @@
     python -m grader reference --profile cpu [--set {5k,quick,debug}] [--models ...] [--seeds ...] [--skip_test]
                                        train (or resume) the reference runs, then write hw/log_examples
     python -m grader pretrained {train,blend,export,table} [--steps N] [--data_path DIR] [--augment] [--detune]
-                                       [--learning_rate LR] [--checkpoints A B] [--checkpoint NAME]
+                                       [--learning_rate LR] [--keep_weights DIR] [--checkpoints A B]
+                                       [--checkpoint NAME]
                                        the kit's pretrained transcriber: train (resumable), then hw/pretrained
     python -m grader grade SUBMISSION [--out results.json] [--metric-check {none,quick,5k}] [--test_data DIR]
                                        [--device {cpu,cuda}]
@@ -78,6 +79,9 @@ def main(argv=None):
                             help="train with train.py --detune (random tunings) from this sitting on")
     pretrained.add_argument("--learning_rate", type=float, default=None,
                             help="train: restart the learning rate at this value (train.py decays it from there)")
+    pretrained.add_argument("--keep_weights", metavar="DIR",
+                            help="train: keep the weights of every checkpoint of the sitting in DIR (train.py keeps "
+                                 "only the newest), for a blend with the mean of a stretch")
     pretrained.add_argument("--checkpoints", nargs="+", metavar="NAME",
                             help="blend: two checkpoints of the run's log folder (e.g. model-best-until-168000.pt "
                                  "model-196000.pt) or their paths; with more, the earliest is mixed with the mean "
@@ -168,7 +172,8 @@ def main(argv=None):
         from .pretrained import blend_pretrained, export_pretrained, readme_figures, train_pretrained
         if args.action == "train":
             flags = [flag for flag, given in [("--augment", args.augment), ("--detune", args.detune)] if given]
-            train_pretrained(args.steps, args.threads, args.data_path, flags=flags, learning_rate=args.learning_rate)
+            train_pretrained(args.steps, args.threads, args.data_path, flags=flags, learning_rate=args.learning_rate,
+                             keep_weights=args.keep_weights)
         elif args.action == "blend":
             if not args.checkpoints:
                 parser.error("blend needs --checkpoints A B [C ...]: two or more checkpoints of the run's log folder")

@@ -1,7 +1,8 @@
 """Weight-space blends of checkpoints of one run, the blend chosen on the validation pieces.
 
     python -m grader pretrained blend --checkpoints model-best-until-168000.pt model-196000.pt
-    python -m grader pretrained blend --checkpoints model-best-until-168000.pt runs/tail/model-2*.pt
+    python -m grader pretrained train --steps 260000 --data_path data/large --keep_weights runs/stretch
+    python -m grader pretrained blend --checkpoints model-best-until-168000.pt runs/stretch/model-2*.pt
     python -m grader pretrained export --checkpoint model-blend.pt
 
 A run that goes on from a good checkpoint with a new recipe (a restarted learning rate, random tunings)

@@ -3,6 +3,7 @@ spread over as many sittings as it takes, then exported to ONNX beside what it w
 
     python -m grader pretrained train [--steps 200000] [--threads 1] [--data_path data/large] [--augment]
                                       [--detune] [--learning_rate LR]  # start, or continue where it stopped
+                                      [--keep_weights DIR]             # and keep every checkpoint's weights
     python -m grader pretrained blend --checkpoints A B [C ...]    # model-blend.pt: the best mix of their weights
     python -m grader pretrained export [--checkpoint model-blend.pt]
                                                         # hw/pretrained/ from the newest recipe's best validation
@@ -19,7 +20,9 @@ sittings.jsonl in the run's folder records which data and flags each span of ste
 restart the learning rate (--learning_rate): train.py's schedule, made for the homework's 10,000 steps, has
 cut it to a fiftieth by step 200,000, where a run learns next to nothing from a new recipe. `blend` mixes the
 weights of two of the run's checkpoints, or of one and the mean of several (grader/blend.py), into
-model-blend.pt, for `export --checkpoint`. `export` writes transcriber.onnx (weights and graph, no pickled
+model-blend.pt, for `export --checkpoint`; train.py keeps only its newest checkpoint, so a sitting whose
+stretch is to be averaged keeps the weights of each checkpoint as it is written (--keep_weights, outside the
+committed run folder: about 9 MB each). `export` writes transcriber.onnx (weights and graph, no pickled
 objects; checked against torch on the test pieces; with the onset and frame thresholds that score best on the
 validation pieces in its metadata), config.json (the model, its training, the data of each span of steps and
 the licences of the pianos it heard), training_log.txt and metrics.jsonl. `table` prints the validation curve
@@ -27,6 +30,7 @@ of that metrics.jsonl as the markdown table hw/README.md shows, the shipped step
 paragraph of test figures from peers.json, which `python bench/peers.py --pretrained --backend onnx --json
 hw/pretrained/peers.json` writes after an export.
 """
+import glob
 import hashlib
 import json
 import os
@@ -34,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 
 from .blend import BLEND, blend_checkpoints
 from .reference import ROOT, checkpoint_step, copy_handout, newest_checkpoint, read_run, run_folder, train
@@ -45,22 +50,60 @@ MODEL, PROFILE, SEED = "onf_full", "cpu", 42
 VALIDATION_INTERVAL = 2000
 SITTINGS = "sittings.jsonl"   # in the run's folder: each sitting's first step and data
 MAX_MEGABYTES = 25
+KEEP_EVERY_SECONDS = 5     # how often --keep_weights looks for a new checkpoint (a GPU writes one a minute)
 TABLE_EVERY = 8000         # steps between the columns of the README's validation curve (the last step is added)
 
 
-def train_pretrained(steps, threads, data_path, runs=RUNS, flags=(), learning_rate=None):
+def train_pretrained(steps, threads, data_path, runs=RUNS, flags=(), learning_rate=None, keep_weights=None):
     """Train (or continue) the run until `steps`; `flags`: train.py flags of this sitting (--augment);
     `learning_rate`: the rate this sitting starts from (train.py's -lr for a new run; a resumed run's is
-    restarted at it in its newest checkpoint, then decays as train.py decays it)."""
+    restarted at it in its newest checkpoint, then decays as train.py decays it); `keep_weights`: a folder
+    where the weights of every checkpoint the sitting starts from or writes are kept (keep_checkpoint_weights)."""
     folder = run_folder(PROFILE, MODEL, SEED, runs)
+    logdir = os.path.join(folder, "log")
     record_sitting(folder, data_path, flags, learning_rate)
-    checkpoint = newest_checkpoint(os.path.join(folder, "log"))
+    checkpoint = newest_checkpoint(logdir)
     if learning_rate is not None and checkpoint:
         restart_learning_rate(checkpoint, learning_rate)
     elif learning_rate is not None:
         flags = [*flags, "--learning_rate", str(learning_rate)]
-    return train(PROFILE, MODEL, SEED, steps, VALIDATION_INTERVAL, data_path, runs, test=False, threads=threads,
-                 flags=list(flags))
+    if keep_weights is None:
+        return train(PROFILE, MODEL, SEED, steps, VALIDATION_INTERVAL, data_path, runs, test=False,
+                     threads=threads, flags=list(flags))
+    finished = threading.Event()
+
+    def keep_until_finished():
+        while not finished.wait(KEEP_EVERY_SECONDS):
+            keep_checkpoint_weights(logdir, keep_weights)
+    keeper = threading.Thread(target=keep_until_finished, daemon=True)
+    keep_checkpoint_weights(logdir, keep_weights)
+    keeper.start()
+    try:
+        return train(PROFILE, MODEL, SEED, steps, VALIDATION_INTERVAL, data_path, runs, test=False,
+                     threads=threads, flags=list(flags))
+    finally:
+        finished.set()
+        keeper.join()
+        keep_checkpoint_weights(logdir, keep_weights)      # the last checkpoint, written as the sitting ended
+
+
+def keep_checkpoint_weights(logdir, into):
+    """Copy the weights of each model-<step>.pt in `logdir` that `into` lacks (without the optimizer state,
+    which only resuming needs): train.py deletes the one before as it writes the next (its --keep_last 1), and
+    `blend` can average a stretch of them. train.py writes each file whole (through a temporary name)."""
+    import torch
+    os.makedirs(into, exist_ok=True)
+    for path in glob.glob(os.path.join(logdir, "model-*.pt")):
+        kept = os.path.join(into, os.path.basename(path))
+        if checkpoint_step(path) is None or os.path.exists(kept):
+            continue
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:        # deleted since the listing: train.py had written a newer one
+            continue
+        weights = {key: value for key, value in checkpoint.items() if key not in ("optimizer_state_dict", "elapsed")}
+        torch.save(weights, kept + ".part")
+        os.replace(kept + ".part", kept)
 
 
 def restart_learning_rate(checkpoint_path, learning_rate):
@@ -187,8 +230,6 @@ def shipped_checkpoint(runs=RUNS, out=OUT):
     """The run's checkpoint of the weights exported to `out` (model-best.pt, a model-best-until-*.pt once a
     later recipe started a new best, or model-blend.pt), or None: a sitting may find a new best without a new
     export."""
-    import glob
-
     import torch
     with open(os.path.join(out, "config.json")) as f:
         config = json.load(f)

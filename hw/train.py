@@ -326,7 +326,7 @@ def save_checkpoint(model, optimizer, step, elapsed, args):
     (about 15 MB each for the cpu profile's ONF: the Adam state is twice the weights)."""
     checkpoint = {**weights_and_config(model, step, args), "optimizer_state_dict": optimizer.state_dict(),
                   "elapsed": elapsed}
-    torch.save(checkpoint, os.path.join(args.logdir, f"model-{step}.pt"))
+    save_whole(checkpoint, os.path.join(args.logdir, f"model-{step}.pt"))
     numbered = [m for m in (re.fullmatch(r"model-(\d+)\.pt", name) for name in os.listdir(args.logdir)) if m]
     for old in sorted(numbered, key=lambda match: int(match.group(1)))[:-args.keep_last]:
         os.remove(os.path.join(args.logdir, old.group(0)))
@@ -335,7 +335,13 @@ def save_checkpoint(model, optimizer, step, elapsed, args):
 def save_best(model, step, note_f1, args):
     """model-best.pt: the weights with the best validation note F1 so far, for evaluate.py and transcribe.py."""
     checkpoint = {**weights_and_config(model, step, args), "note_f1": note_f1}
-    torch.save(checkpoint, os.path.join(args.logdir, "model-best.pt"))
+    save_whole(checkpoint, os.path.join(args.logdir, "model-best.pt"))
+
+
+def save_whole(checkpoint, path):
+    """torch.save through a temporary file, so a run stopped while saving leaves the previous file whole."""
+    torch.save(checkpoint, path + ".part")
+    os.replace(path + ".part", path)
 
 
 def best_note_f1(logdir):

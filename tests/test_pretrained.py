@@ -97,19 +97,22 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
 
 
 def test_a_blend_of_two_checkpoints_is_chosen_on_validation_and_exported(tiny_data, tmp_path):
-    runs, out = str(tmp_path / "runs"), str(tmp_path / "pretrained")
-    logdir = train_pretrained(2, 1, tiny_data, runs)
-    shutil.copyfile(os.path.join(logdir, "model-2.pt"), os.path.join(logdir, "model-2-kept.pt"))
-    train_pretrained(4, 1, tiny_data, runs, learning_rate=3e-3)
-    first, second = (torch.load(os.path.join(logdir, name), weights_only=True)["model_state_dict"]
-                     for name in ("model-2-kept.pt", "model-4.pt"))
+    runs, out, stretch = str(tmp_path / "runs"), str(tmp_path / "pretrained"), str(tmp_path / "stretch")
+    logdir = train_pretrained(2, 1, tiny_data, runs, keep_weights=stretch)
+    train_pretrained(4, 1, tiny_data, runs, learning_rate=3e-3, keep_weights=stretch)
+    assert sorted(os.listdir(logdir)) == ["config.json", "console.log", "metrics.jsonl", "model-4.pt", "model-best.pt"]
+    assert sorted(os.listdir(stretch)) == ["model-2.pt", "model-4.pt"]     # the one train.py deleted, kept
+    kept = torch.load(os.path.join(stretch, "model-2.pt"), weights_only=True)
+    assert kept["step"] == 2 and kept["model_type"] == MODEL and "optimizer_state_dict" not in kept
+    first, second = (torch.load(path, weights_only=True)["model_state_dict"]
+                     for path in (os.path.join(stretch, "model-2.pt"), os.path.join(logdir, "model-4.pt")))
     half = blended_weights([first, second], [0.5, 0.5])
     name = next(k for k, v in first.items() if v.is_floating_point() and not torch.equal(v, second[k]))
     assert torch.allclose(half[name], (first[name] + second[name]) / 2)
     at_zero = blended_weights([first, second], [1, 0])
     assert all(torch.equal(at_zero[k], first[k] if first[k].is_floating_point() else second[k])   # counters: the
                for k in first)                                                                    # later's
-    blended = blend_pretrained(["model-4.pt", "model-2-kept.pt"], [0.0, 0.5, 1.0], tiny_data, runs)
+    blended = blend_pretrained(["model-4.pt", os.path.join(stretch, "model-2.pt")], [0.0, 0.5, 1.0], tiny_data, runs)
     assert blended["blend"]["steps"] == [2, 4] and blended["step"] == 4       # ordered by step, as given or not
     assert "later_mean_of" not in blended["blend"]
     figures = {row["weights"][1]: row["note F1"] + row["note-with-offsets F1"] for row in blended["validation"]}
@@ -128,12 +131,11 @@ def test_a_blend_of_two_checkpoints_is_chosen_on_validation_and_exported(tiny_da
     with pytest.raises(SystemExit, match="name two or more checkpoints"):
         blend_pretrained(["model-4.pt", "model-3.pt"], [0.5], tiny_data, runs)
 
-    # The later end may be the mean of a stretch of checkpoints (named here by path, outside the log folder).
-    shutil.copyfile(os.path.join(logdir, "model-4.pt"), str(tmp_path / "model-4.pt"))
-    train_pretrained(6, 1, tiny_data, runs)
+    # The later end may be the mean of a stretch of checkpoints (their kept weights, or names in the log folder).
+    train_pretrained(6, 1, tiny_data, runs, keep_weights=stretch)
     third = torch.load(os.path.join(logdir, "model-6.pt"), weights_only=True)["model_state_dict"]
-    blended = blend_pretrained(["model-2-kept.pt", str(tmp_path / "model-4.pt"), "model-6.pt"], [0.5], tiny_data,
-                               runs)
+    blended = blend_pretrained([os.path.join(stretch, "model-2.pt"), os.path.join(stretch, "model-4.pt"), "model-6.pt"],
+                               [0.5], tiny_data, runs)
     assert blended["blend"] == {"steps": [2, 6], "weights": [0.5, 0.5], "later_mean_of": [4, 6]}
     assert torch.allclose(blended["model_state_dict"][name].double(),
                           (2 * first[name].double() + second[name].double() + third[name].double()) / 4)
