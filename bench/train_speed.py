@@ -19,6 +19,7 @@ sys.path[:0] = [os.path.join(ROOT, "solutions"), os.path.join(ROOT, "hw")]
 from dataset import MAESTRO_small  # noqa: E402
 from evaluate import losses  # noqa: E402
 from model import MODELS  # noqa: E402
+from constants import AMP_MODES  # noqa: E402
 from train import PROFILES, mixed_precision  # noqa: E402
 
 
@@ -65,7 +66,7 @@ def main():
     parser.add_argument("--steps", type=int, default=10, help="timed steps (the full profile on CPU uses 2)")
     parser.add_argument("--data", default=os.path.join(ROOT, "data", "default"))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--amp", choices=["auto", "on", "off"], default="off", help="as train.py's --amp")
+    parser.add_argument("--amp", choices=AMP_MODES, default="off", help="as train.py's --amp")
     parser.add_argument("--compile", action="store_true", help="as train.py's --compile (the warm-up compiles)")
     args = parser.parse_args()
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"

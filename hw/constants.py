@@ -25,6 +25,9 @@ EQ_BUMP_DB = 6.0             # each at most this high or deep
 # train.py --detune: each training crop played sharper or flatter (augment.py).
 DETUNE_CENTS = 35.0          # at most this many cents (a semitone is 100; mir_eval allows 50)
 
+# train.py --amp: mixed precision for training steps (on: bf16 where there is bf16, else fp16; auto: on with CUDA).
+AMP_MODES = ("auto", "on", "off")
+
 SEQUENCE_LENGTH = 102400     # samples in a training crop: 6.4 s, 200 frames
 FRAMES_PER_SECOND = SAMPLE_RATE / HOP_SIZE
 

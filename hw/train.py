@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from tqdm import tqdm
 
 from augment import random_equalizer, random_tuning
-from constants import DEFAULT_DATA_PATH, DETUNE_CENTS, SEQUENCE_LENGTH
+from constants import AMP_MODES, DEFAULT_DATA_PATH, DETUNE_CENTS, SEQUENCE_LENGTH
 from dataset import DataError, MAESTRO_small, allocate_batch
 from evaluate import evaluate, losses, report_lines
 from model import MODELS
@@ -62,7 +62,7 @@ def parse_args(argv=None):
                              "cores / runs")
     parser.add_argument("--keep_last", type=int, default=1, metavar="N",
                         help="checkpoints model-<step>.pt to keep (default 1), besides model-best.pt")
-    parser.add_argument("--amp", choices=["auto", "on", "off"], default="off",
+    parser.add_argument("--amp", choices=AMP_MODES, default="off",
                         help="mixed precision for training steps: on is bf16 where the GPU has it, else fp16 (bf16 "
                              "on a CPU); auto is on with CUDA only. Off by default: see README.md, Reference logs")
     parser.add_argument("--compile", action="store_true",
