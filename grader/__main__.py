@@ -25,8 +25,6 @@ import os
 import sys
 import time
 
-from hw.constants import AMP_MODES
-
 from .board.commands import DEFAULT_DB, post_results
 from .board.commands import add_commands as add_board_commands
 from .board.commands import run as run_board
@@ -64,7 +62,7 @@ def main(argv=None):
     reference.add_argument("--data_path", default="data/default")
     reference.add_argument("--skip_test", action="store_true", help="no final test (when the test split is elsewhere)")
     reference.add_argument("--device", default=None, help="train.py's --device (default: cuda when there is one)")
-    reference.add_argument("--amp", choices=AMP_MODES, default=None,
+    reference.add_argument("--amp", default=None,          # passed on: train.py checks it against its AMP_MODES
                            help="train.py's --amp (mixed precision; default: train.py's own, off)")
     reference.add_argument("--table", action="store_true", help="only print the table of the log examples")
     reference.add_argument("--runs", default=None, help="folder of the runs (default: runs/reference)")
