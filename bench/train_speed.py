@@ -16,10 +16,10 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(ROOT, "solutions"), os.path.join(ROOT, "hw")]
+from constants import AMP_MODES  # noqa: E402
 from dataset import MAESTRO_small  # noqa: E402
 from evaluate import losses  # noqa: E402
 from model import MODELS  # noqa: E402
-from constants import AMP_MODES  # noqa: E402
 from train import PROFILES, mixed_precision  # noqa: E402
 
 
