@@ -30,6 +30,7 @@ of that metrics.jsonl as the markdown table hw/README.md shows, the shipped step
 paragraph of test figures from peers.json, which `python bench/peers.py --pretrained --backend onnx --json
 hw/pretrained/peers.json` writes after an export.
 """
+import contextlib
 import glob
 import hashlib
 import json
@@ -58,7 +59,7 @@ def train_pretrained(steps, threads, data_path, runs=RUNS, flags=(), learning_ra
     """Train (or continue) the run until `steps`; `flags`: train.py flags of this sitting (--augment);
     `learning_rate`: the rate this sitting starts from (train.py's -lr for a new run; a resumed run's is
     restarted at it in its newest checkpoint, then decays as train.py decays it); `keep_weights`: a folder
-    where the weights of every checkpoint the sitting starts from or writes are kept (keep_checkpoint_weights)."""
+    where the weights of every checkpoint the sitting starts from or writes are kept (checkpoint_weights_kept)."""
     folder = run_folder(PROFILE, MODEL, SEED, runs)
     logdir = os.path.join(folder, "log")
     record_sitting(folder, data_path, flags, learning_rate)
@@ -67,24 +68,32 @@ def train_pretrained(steps, threads, data_path, runs=RUNS, flags=(), learning_ra
         restart_learning_rate(checkpoint, learning_rate)
     elif learning_rate is not None:
         flags = [*flags, "--learning_rate", str(learning_rate)]
-    if keep_weights is None:
+    with checkpoint_weights_kept(logdir, keep_weights):
         return train(PROFILE, MODEL, SEED, steps, VALIDATION_INTERVAL, data_path, runs, test=False,
                      threads=threads, flags=list(flags))
+
+
+@contextlib.contextmanager
+def checkpoint_weights_kept(logdir, into):
+    """While the block runs, keep_checkpoint_weights every KEEP_EVERY_SECONDS, and once before and after it;
+    nothing when `into` is None."""
+    if into is None:
+        yield
+        return
     finished = threading.Event()
 
     def keep_until_finished():
         while not finished.wait(KEEP_EVERY_SECONDS):
-            keep_checkpoint_weights(logdir, keep_weights)
+            keep_checkpoint_weights(logdir, into)
     keeper = threading.Thread(target=keep_until_finished, daemon=True)
-    keep_checkpoint_weights(logdir, keep_weights)
+    keep_checkpoint_weights(logdir, into)
     keeper.start()
     try:
-        return train(PROFILE, MODEL, SEED, steps, VALIDATION_INTERVAL, data_path, runs, test=False,
-                     threads=threads, flags=list(flags))
+        yield
     finally:
         finished.set()
         keeper.join()
-        keep_checkpoint_weights(logdir, keep_weights)      # the last checkpoint, written as the sitting ended
+        keep_checkpoint_weights(logdir, into)      # the last checkpoint, written as the block ended
 
 
 def keep_checkpoint_weights(logdir, into):
