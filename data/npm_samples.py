@@ -41,9 +41,7 @@ class SampleSet:
 
     @property
     def cache(self):
-        """The default cache folder; $<NAME>_CACHE overrides it."""
-        return os.environ.get(f"{self.name.upper()}_CACHE", os.path.join(
-            os.path.expanduser("~"), ".cache", "piano-kit", f"{self.name}-{self.version}"))
+        return cache_folder(self.name, self.version)
 
     def sampled_pitches(self):
         """{MIDI pitch: file stem such as 'D#4'} of the sampled notes."""
@@ -144,6 +142,12 @@ class SampleSet:
         with open(path + ".part", "w") as f:
             json.dump({"package": f"{self.scope}{package}", "version": self.version, "files": files}, f, indent=1)
         os.replace(path + ".part", path)
+
+
+def cache_folder(name, version):
+    """A sample set's default cache folder; $<NAME>_CACHE (dashes as underscores) overrides it."""
+    return os.environ.get(f"{name.upper().replace('-', '_')}_CACHE", os.path.join(
+        os.path.expanduser("~"), ".cache", "piano-kit", f"{name}-{version}"))
 
 
 def sha256(path):

