@@ -307,6 +307,7 @@ def export_pretrained(data_path, runs=RUNS, out=OUT, checkpoint="model-best.pt")
         "training": {k: config[k] for k in ("args", "python", "torch", "numpy", "device", "cpu_threads",
                                             "git_commit", "command") if k in config},
         "continue_with": f"python -m grader pretrained train --steps {rows[-1]['step'] + 50000} "
+                         f"--threads {config['args']['threads']} --keep_weights runs/stretch "
                          f"--data_path {history[-1]['path']}" + "".join(f" {flag}" for flag in history[-1]["flags"]),
         "data": history, "pianos_heard": pianos_heard(data_path),
     }
