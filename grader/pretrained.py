@@ -235,6 +235,19 @@ def data_history(folder, last_step, data_path):
     return described
 
 
+def earlier_compositions_kept(history, out=OUT):
+    """The spans of data_history, each whose data set is no longer here (rebuilt since, or elsewhere) with the
+    composition that the export before recorded for it in out/config.json."""
+    path = os.path.join(out, "config.json")
+    if not os.path.exists(path):
+        return history
+    with open(path) as f:
+        recorded = {span["data.json sha256"]: span["composition"] for span in json.load(f).get("data", [])
+                    if "composition" in span}
+    return [{**span, "composition": recorded[span["data.json sha256"]]}
+            if "composition" not in span and span["data.json sha256"] in recorded else span for span in history]
+
+
 def shipped_checkpoint(runs=RUNS, out=OUT):
     """The run's checkpoint of the weights exported to `out` (model-best.pt, a model-best-until-*.pt once a
     later recipe started a new best, or model-blend.pt), or None: a sitting may find a new best without a new
@@ -296,7 +309,7 @@ def export_pretrained(data_path, runs=RUNS, out=OUT, checkpoint="model-best.pt")
     import torch
     best_checkpoint = torch.load(best, weights_only=True)
     rows, config = read_run(logdir)
-    history = data_history(folder, rows[-1]["step"], data_path)
+    history = earlier_compositions_kept(data_history(folder, rows[-1]["step"], data_path), out)
     description = {
         "model_type": MODEL, "cnn_unit": best_checkpoint["cnn_unit"], "fc_unit": best_checkpoint["fc_unit"],
         "step": best_checkpoint["step"], "checkpoint": checkpoint,

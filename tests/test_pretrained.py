@@ -16,8 +16,9 @@ from constants import FRAME_SWEEP, ONSET_SWEEP
 from data.render import PIANOS, UNSEEN_PIANO
 from data.synth import BUILD_VERSION
 from grader.blend import BLEND, blended_weights
-from grader.pretrained import (MODEL, OUT, PROFILE, RUNS, SEED, blend_pretrained, curve_table, export_pretrained,
-                               figures_paragraph, readme_figures, shipped_checkpoint, train_pretrained)
+from grader.pretrained import (MODEL, OUT, PROFILE, RUNS, SEED, blend_pretrained, curve_table, data_history,
+                               earlier_compositions_kept, export_pretrained, figures_paragraph, readme_figures,
+                               shipped_checkpoint, train_pretrained)
 from grader.reference import ROOT, checkpoint_step, newest_checkpoint, run_folder
 
 
@@ -81,6 +82,13 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     assert first["composition"][0].split()[:2] == ["train:", str(len(train))]
     assert second["composition"][0].split()[:2] == ["train:", str(len(train) - 1)]
     assert [json.loads(line)["step"] for line in open(os.path.join(out, "metrics.jsonl"))] == [2, 4, 6, 8]
+    # A data set rebuilt since it was trained on: the next export keeps the composition this one recorded.
+    with open(os.path.join(other, "data.json"), "w") as f:
+        json.dump(records, f)
+    history = data_history(run_folder(PROFILE, MODEL, SEED, runs), 8, tiny_data)
+    assert "composition" not in history[1] and "composition" in history[0]
+    assert [span.get("composition") for span in earlier_compositions_kept(history, out)] == [
+        span["composition"] for span in config["data"]]
     table = curve_table(out, every=4).splitlines()
     expected = [f"{step} (shipped)" if step == config["step"] else str(step)
                 for step in [2, 4, 6, 8] if step % 4 == 0 or step in (config["step"], 8)]
