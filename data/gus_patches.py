@@ -25,7 +25,7 @@ from scipy.signal import resample_poly
 
 from hw.constants import SAMPLE_RATE
 
-from .npm_samples import SamplesUnavailable, cache_folder, sha256
+from .npm_samples import SamplesUnavailable, cache_folder, files_intact, sha256
 
 MAGIC = b"GF1PATCH110\0"
 FILE_HEADER, INSTRUMENT_HEADER, LAYER_HEADER, SAMPLE_HEADER = 129, 63, 47, 96     # bytes
@@ -170,9 +170,7 @@ class PatchSet:
             return False
         with open(path) as f:
             stamp = json.load(f)
-        return stamp.get("version") == self.version and all(
-            os.path.exists(os.path.join(cache, "audio", name)) and sha256(os.path.join(cache, "audio", name)) == digest
-            for name, digest in stamp["files"].items())
+        return stamp.get("version") == self.version and files_intact(os.path.join(cache, "audio"), stamp["files"])
 
     def fetch(self, cache=None, log=print):
         """Unroll the patch's notes into the cache unless they are there and intact; returns the cache folder."""

@@ -70,11 +70,7 @@ class SampleSet:
                 f"the sample cache {cache} holds {self.scope}{package} {stamp.get('version')}, but this kit "
                 f"expects version {self.version}: delete {cache} (or point {self.name.upper()}_CACHE elsewhere) "
                 "and run `make setup` again")
-        for file, digest in stamp["files"].items():
-            target = os.path.join(cache, "audio", file)
-            if not os.path.exists(target) or sha256(target) != digest:
-                return "missing"
-        return "ok"
+        return "ok" if files_intact(os.path.join(cache, "audio"), stamp["files"]) else "missing"
 
     def fetch(self, cache=None, log=print):
         """Make sure every package is in the cache and intact; returns the cache folder."""
@@ -148,6 +144,12 @@ def cache_folder(name, version):
     """A sample set's default cache folder; $<NAME>_CACHE (dashes as underscores) overrides it."""
     return os.environ.get(f"{name.upper().replace('-', '_')}_CACHE", os.path.join(
         os.path.expanduser("~"), ".cache", "piano-kit", f"{name}-{version}"))
+
+
+def files_intact(folder, digests):
+    """Whether every file named in `digests` (name -> sha256, as a stamp lists them) is in `folder`, unchanged."""
+    return all(os.path.exists(os.path.join(folder, name)) and sha256(os.path.join(folder, name)) == digest
+               for name, digest in digests.items())
 
 
 def sha256(path):
