@@ -3,8 +3,8 @@
     python bench/sampler.py [--pieces 6]
 
 Performances of the kit's procedural études, the densest material the builder writes, played on each
-sampled piano (the Salamander grand, the VSCO 2 piano, the two freepats pianos) by the sample player and on the MuseScore Steinway
-by FluidSynth, one core each; the sampled pianos again with a drawn timbre (data/timbre.py), which filters
+sampled piano (the Salamander grand, the VSCO 2 piano, the two freepats pianos) and on a modal piano
+(data/modal_piano.py) by the sample player, and on the MuseScore Steinway by FluidSynth, one core each; the sampled pianos again with a drawn timbre (data/timbre.py), which filters
 every note. The sample player's first piece pays for loading (and on the first run ever,
 decoding) its samples; that cost is printed apart. Target: at least 20x realtime per core.
 """
@@ -20,6 +20,7 @@ from data import etudes  # noqa: E402
 from data.performance import perform  # noqa: E402
 from data.render import PIANOS, Renderer  # noqa: E402
 from data.rooms import Room  # noqa: E402
+from data.modal_piano import MODAL_PIANOS  # noqa: E402
 from data.sample_sets import SAMPLE_SETS  # noqa: E402
 from data.sampler import SamplePlayer  # noqa: E402
 from data.timbre import Timbre  # noqa: E402
@@ -40,7 +41,7 @@ def main():
 
     sampler = {}
     timbre = Timbre.draw(np.random.default_rng(0))
-    for name, samples in SAMPLE_SETS.items():
+    for name, samples in {**SAMPLE_SETS, MODAL_PIANOS[0].name: MODAL_PIANOS[0]}.items():
         started = time.perf_counter()
         player = SamplePlayer(samples)
         player.render(performances[0])

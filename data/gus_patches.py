@@ -13,7 +13,6 @@ no release noises).
 
 The patch file is pinned by its sha256: a patch of another freepats version is refused.
 """
-import json
 import os
 import struct
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from scipy.signal import resample_poly
 
 from hw.constants import SAMPLE_RATE
 
-from .npm_samples import SamplesUnavailable, cache_folder, files_intact, sha256
+from .npm_samples import SamplesUnavailable, cache_folder, files_intact, read_stamp, sha256, write_stamp
 
 MAGIC = b"GF1PATCH110\0"
 FILE_HEADER, INSTRUMENT_HEADER, LAYER_HEADER, SAMPLE_HEADER = 129, 63, 47, 96     # bytes
@@ -165,12 +164,9 @@ class PatchSet:
                                      f"expects: install that version of the Debian package {self.package}")
 
     def intact(self, cache):
-        path = self.stamp_path(cache)
-        if not os.path.exists(path):
-            return False
-        with open(path) as f:
-            stamp = json.load(f)
-        return stamp.get("version") == self.version and files_intact(os.path.join(cache, "audio"), stamp["files"])
+        stamp = read_stamp(self.stamp_path(cache))
+        return bool(stamp) and stamp.get("version") == self.version and files_intact(os.path.join(cache, "audio"),
+                                                                                     stamp["files"])
 
     def fetch(self, cache=None, log=print):
         """Unroll the patch's notes into the cache unless they are there and intact; returns the cache folder."""
@@ -193,11 +189,7 @@ class PatchSet:
             soundfile.write(part, unroll(recording), SAMPLE_RATE, subtype="FLOAT", format="WAV")
             os.replace(part, os.path.join(audio_folder, name))
             files[name] = sha256(os.path.join(audio_folder, name))
-        stamp = self.stamp_path(cache)
-        os.makedirs(os.path.dirname(stamp), exist_ok=True)
-        with open(f"{stamp}.{os.getpid()}.part", "w") as f:
-            json.dump({"package": self.package, "version": self.version, "files": files}, f, indent=1)
-        os.replace(f"{stamp}.{os.getpid()}.part", stamp)
+        write_stamp(self.stamp_path(cache), {"package": self.package, "version": self.version, "files": files})
         return cache
 
     def require(self, cache=None):

@@ -60,11 +60,9 @@ class SampleSet:
 
     def package_state(self, cache, package):
         """'ok', 'missing' (not fetched, or a file damaged since) for one package; refuses another version."""
-        path = self.stamp_path(cache, package)
-        if not os.path.exists(path):
+        stamp = read_stamp(self.stamp_path(cache, package))
+        if stamp is None:
             return "missing"
-        with open(path) as f:
-            stamp = json.load(f)
         if stamp.get("version") != self.version:
             raise SamplesUnavailable(
                 f"the sample cache {cache} holds {self.scope}{package} {stamp.get('version')}, but this kit "
@@ -133,17 +131,32 @@ class SampleSet:
                     f.write(data)
                 os.replace(os.path.join(audio, stem + ".part"), os.path.join(audio, stem))
                 files[stem] = hashlib.sha256(data).hexdigest()
-        path = self.stamp_path(cache, package)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path + ".part", "w") as f:
-            json.dump({"package": f"{self.scope}{package}", "version": self.version, "files": files}, f, indent=1)
-        os.replace(path + ".part", path)
+        write_stamp(self.stamp_path(cache, package),
+                    {"package": f"{self.scope}{package}", "version": self.version, "files": files})
 
 
 def cache_folder(name, version):
     """A sample set's default cache folder; $<NAME>_CACHE (dashes as underscores) overrides it."""
     return os.environ.get(f"{name.upper().replace('-', '_')}_CACHE", os.path.join(
         os.path.expanduser("~"), ".cache", "piano-kit", f"{name}-{version}"))
+
+
+def read_stamp(path):
+    """A cache's stamp (what it holds, with its files' sha256), or None where none was written."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_stamp(path, stamp):
+    """Written when everything it lists is in place, and renamed into place: only a complete cache has one.
+    Build processes may write the same stamp side by side, each through its own file."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    part = f"{path}.{os.getpid()}.part"
+    with open(part, "w") as f:
+        json.dump(stamp, f, indent=1)
+    os.replace(part, path)
 
 
 def files_intact(folder, digests):

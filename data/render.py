@@ -6,6 +6,8 @@
   sample player: only the `large` set's training pieces use it (data/synth.py);
 - freepats-grand, freepats-bright: two pianos of the freepats General MIDI set (one layer each; GPL-2 or later,
   installed from Debian by `make setup`), played by the sample player: `large`'s training pieces only;
+- modal-1, modal-2, modal-3: three pianos synthesised from drawn models of their strings (modal_piano.py),
+  played by the sample player: `large`'s training pieces only;
 - steinway: MuseScore General Lite, "Grand Piano" (sampled Steinway D, two velocity layers), MIT,
   through FluidSynth (Debian package);
 - yamaha: FluidR3 GM, "Yamaha Grand Piano", MIT, through FluidSynth (Debian package);
@@ -20,6 +22,7 @@ import numpy as np
 from hw.constants import SAMPLE_RATE
 
 from .rooms import record
+from .modal_piano import MODAL_PIANOS
 from .sample_sets import FREEPATS_BRIGHT, FREEPATS_GRAND, SALAMANDER, VSCO2
 
 
@@ -30,7 +33,7 @@ class Piano:
     licence: str
     soundfont: str = None     # played by FluidSynth
     preset: int = 0
-    samples: object = None    # a SampleSet or PatchSet (sample_sets.py), played by the sample player
+    samples: object = None    # a SampleSet, PatchSet or ModalPiano, played by the sample player
 
 
 def _pretty_midi_soundfont():
@@ -52,6 +55,8 @@ PIANOS = {
                             FREEPATS_GRAND.licence, samples=FREEPATS_GRAND),
     "freepats-bright": Piano("freepats-bright", "freepats: Acoustic Brite Piano (one layer), the kit's sample player",
                              FREEPATS_BRIGHT.licence, samples=FREEPATS_BRIGHT),
+    **{modal.name: Piano(modal.name, f"{modal.name}: a piano synthesised from a drawn model of its strings, "
+                                    "the kit's sample player", modal.licence, samples=modal) for modal in MODAL_PIANOS},
     "timgm": Piano("timgm", "TimGM6mb: Acoustic Grand (held out for the test split)",
                    "TimGM6mb \"Acoustic Grand\" by Tim Brechbill (inside pretty_midi), GPL-2",
                    _pretty_midi_soundfont()),

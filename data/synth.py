@@ -23,8 +23,9 @@ from .render import PIANOS, TRAINING_PIANOS, UNSEEN_PIANO, Renderer
 from .rooms import FAMILIES, HELD_OUT_FAMILY, TRAINING_FAMILIES, Room
 from .timbre import Timbre
 
-BUILD_VERSION = 6             # 4: `large`'s sampled training pieces have drawn timbres (timbre.py);
-                              # 5: their gains drawn over +-12 dB (was 8); 6: two freepats pianos join `large`
+BUILD_VERSION = 7             # 4: `large`'s sampled training pieces have drawn timbres (timbre.py);
+                              # 5: their gains drawn over +-12 dB (was 8); 6: two freepats pianos join `large`;
+                              # 7: three modal pianos (modal_piano.py) join `large`
 TIMBRE_STREAM = 1              # the plan's second random generator, (seed, 1), draws the timbres
 YEAR = 2026                    # the "year" field of every record: the year this kit's set was made
 
@@ -46,11 +47,12 @@ SIZES = {
                   {"etudes": 0.4, "chorales": 0.3, "chamber": 0.1, "vocal": 0.1, "keyboard": 0.1}),
     "default": DEFAULT,
     # default's validation and test pieces (the plan draws them first), five times its training pieces, on
-    # six pianos: for the pretrained transcriber, which outgrows 100 pieces and three pianos. The corpus
+    # nine pianos: for the pretrained transcriber, which outgrows 100 pieces and three pianos. The corpus
     # runs out, so études fill the rest.
     "large": replace(DEFAULT, pieces={**DEFAULT.pieces, "train": 5 * DEFAULT.pieces["train"]},
-                     training_pianos={"salamander": 0.25, "vsco2": 0.2, "steinway": 0.15, "yamaha": 0.15,
-                                      "freepats-grand": 0.125, "freepats-bright": 0.125},
+                     training_pianos={"salamander": 0.22, "vsco2": 0.17, "steinway": 0.13, "yamaha": 0.13,
+                                      "freepats-grand": 0.1, "freepats-bright": 0.1,
+                                      "modal-1": 0.05, "modal-2": 0.05, "modal-3": 0.05},
                      varied_timbres=0.75),
 }
 
@@ -177,6 +179,9 @@ def build(size_name, out, seed=0, jobs=None):
     write_json(settings_path, settings)
     pieces = plan(size_name, seed)
     todo = [p for p in pieces if not os.path.exists(record_path(out, p))]
+    for name in sorted({p.piano for p in todo}):
+        if PIANOS[name].samples is not None:        # fetched, unrolled or synthesised once, not in every process
+            PIANOS[name].samples.fetch()
     jobs = jobs or min(len(todo), os.cpu_count() or 1) or 1
     work = [(p, out, seed, size.max_seconds) for p in todo]
     bar = tqdm(total=len(pieces), initial=len(pieces) - len(todo), desc=f"building {size_name}", unit="piece")

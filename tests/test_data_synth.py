@@ -144,8 +144,8 @@ def test_default_plan_has_the_original_shape():
 
 def test_the_large_plan_adds_training_pieces_only(monkeypatch):
     """`large` (for the pretrained transcriber) validates and tests on exactly default's pieces, and trains on
-    five times as many, none of them a work of those splits, on six pianos: default's three, VSCO 2's and the
-    two of freepats, none of them the test split's held-out piano."""
+    five times as many, none of them a work of those splits, on nine pianos: default's three, VSCO 2's, the
+    two of freepats and three modal pianos, none of them the test split's held-out piano."""
     default, large = plan("default", 0), plan("large", 0)
     held = [p for p in default if p.split != "train"]
     assert [p for p in large if p.split != "train"] == held
@@ -154,13 +154,15 @@ def test_the_large_plan_adds_training_pieces_only(monkeypatch):
     assert not {p.work for p in train if p.work} & {p.work for p in held if p.work}
     assert not {p.etude_number for p in train if p.etude_number} & {p.etude_number for p in held if p.etude_number}
     pianos = [p.piano for p in train]
-    assert set(pianos) == {"salamander", "steinway", "yamaha", "vsco2", "freepats-grand", "freepats-bright"}
+    assert set(pianos) == {"salamander", "steinway", "yamaha", "vsco2", "freepats-grand", "freepats-bright",
+                           "modal-1", "modal-2", "modal-3"}
     assert UNSEEN_PIANO not in pianos
     for name, share in SIZES["large"].training_pianos.items():
         assert abs(pianos.count(name) / len(pianos) - share) < 0.06, (name, pianos.count(name))
     # Three quarters of the sampled training pieces have a drawn timbre; nothing else has one.
     sampled = [p for p in train if PIANOS[p.piano].samples is not None]
-    assert {p.piano for p in sampled} == {"salamander", "vsco2", "freepats-grand", "freepats-bright"}
+    assert {p.piano for p in sampled} == {"salamander", "vsco2", "freepats-grand", "freepats-bright",
+                                          "modal-1", "modal-2", "modal-3"}
     assert 0.65 < sum(p.timbre is not None for p in sampled) / len(sampled) < 0.85
     assert all(p.timbre is None for p in large if p not in sampled) and all(p.timbre is None for p in default)
     assert len({p.timbre for p in sampled if p.timbre}) == sum(p.timbre is not None for p in sampled)

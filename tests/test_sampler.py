@@ -18,6 +18,7 @@ from data.performance import Performance
 from data.sampler import ATTACK, RESTRIKE_FADE, UNDAMPED_FROM, SamplePlayer, damper_time
 from data.timbre import ANCHORS, PARTIALS, Timbre
 from hw.constants import SAMPLE_RATE
+from listening import fundamental, rms, spectral_centroid
 
 
 @pytest.fixture(scope="module")
@@ -27,27 +28,6 @@ def player():
 
 def play(player, notes, pedal=((0.0, 0),), seconds=4.0):
     return player.render(Performance(np.array(notes, dtype=float), np.array(pedal, dtype=float), seconds))
-
-
-def rms(audio, start, end):
-    part = audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
-    return float(np.sqrt(np.mean(part.astype(np.float64) ** 2)))
-
-
-def spectral_centroid(audio):
-    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
-    frequencies = np.fft.rfftfreq(len(audio), 1 / SAMPLE_RATE)
-    return float(np.sum(frequencies * spectrum) / np.sum(spectrum))
-
-
-def fundamental(audio, low=40.0, high=2000.0):
-    """The fundamental frequency by autocorrelation, refined by parabolic interpolation."""
-    audio = audio - audio.mean()
-    correlation = np.fft.irfft(np.abs(np.fft.rfft(audio, 2 * len(audio))) ** 2)[:len(audio)]
-    lags = np.arange(int(SAMPLE_RATE / high), int(SAMPLE_RATE / low))
-    lag = lags[np.argmax(correlation[lags])]
-    a, b, c = correlation[lag - 1:lag + 2]
-    return SAMPLE_RATE / (lag + 0.5 * (a - c) / (a - 2 * b + c))
 
 
 def velocity_sweep(player, pitch):
