@@ -100,6 +100,7 @@ class Voicing:
         )
 
     def inharmonicity_at(self, pitch):
+        """B of a key: log-linear in pitch, from C3 up and (wound strings) from C3 down."""
         slope = self.inharmonicity_slope if pitch >= 48 else -self.bass_inharmonicity_slope
         at_c3 = self.inharmonicity * 10 ** (self.inharmonicity_slope * (48 - 60) / 12)
         return at_c3 * 10 ** (slope * (pitch - 48) / 12)
@@ -141,13 +142,13 @@ class Voicing:
         return t60 / math.log(1000) / (1 + (frequencies / self.loss_frequency) ** 2)
 
     def strings(self, pitch):
+        """How many unison strings a key has."""
         return 1 if pitch < self.two_strings_from else 2 if pitch < self.three_strings_from else 3
 
     def note(self, pitch, velocity, seed=0):
         """One key struck at `velocity` and held: mono float32 at SAMPLE_RATE, until it dies away (at most
-        LONGEST seconds). `seed` draws the unison strings' tuning (the same at every velocity, as a key's
-        strings are) and the thump's noise."""
-        strings = np.random.default_rng([seed, pitch])      # a key's strings are tuned alike at every velocity
+        LONGEST seconds). `seed` draws the unison strings' tuning and the thump's noise."""
+        tuning = np.random.default_rng([seed, pitch])      # not velocity: a key's strings are the same at every blow
         _, frequencies = self.partials(pitch)
         amplitudes = self.amplitudes(pitch, velocity)
         taus = self.decay_times(pitch)
@@ -155,9 +156,9 @@ class Voicing:
         # A partial lasts until its aftersound falls QUIETEST_DB below the loudest partial's start.
         lasts = taus * np.log(np.maximum(amplitudes * self.aftersound / loudest, 1e-12) / 10 ** (QUIETEST_DB / 20))
         length = int(min(max(lasts.max(), 0.1), LONGEST) * SAMPLE_RATE)
-        offsets = strings.normal(0, self.detune_cents, self.strings(pitch))
+        offsets = tuning.normal(0, self.detune_cents, self.strings(pitch))
         detunes = 2.0 ** ((offsets - offsets.mean()) / 1200)       # the tuner sets the key's pitch between them
-        phases = strings.uniform(-0.2, 0.2, size=(len(frequencies), len(detunes)))
+        phases = tuning.uniform(-0.2, 0.2, size=(len(frequencies), len(detunes)))
         out = np.zeros(length)
         for frequency, amplitude, tau, lasting, phase in zip(frequencies, amplitudes, taus, lasts, phases):
             n = min(int(lasting * SAMPLE_RATE), length)
