@@ -51,11 +51,15 @@ def main(argv=None):
 
     start = time.time()
     if args.command == "synth":
+        from .npm_samples import SamplesUnavailable
         from .render import missing_soundfonts
         from .synth import build
         if missing_soundfonts():
             sys.exit(f"error: missing soundfonts {missing_soundfonts()}. Run `make setup` first.")
-        path = build(args.size, args.out, seed=args.seed, jobs=args.jobs)
+        try:
+            path = build(args.size, args.out, seed=args.seed, jobs=args.jobs)
+        except SamplesUnavailable as error:
+            sys.exit(f"error: {error}")
     elif args.command == "maestro":
         from .maestro import import_maestro
         path = import_maestro(args.src, args.out, {"train": args.train, "validation": args.validation,

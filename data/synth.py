@@ -176,12 +176,15 @@ def build(size_name, out, seed=0, jobs=None):
         if previous != settings:
             raise SystemExit(f"error: {out} holds a build made with {previous}, not {settings}. "
                              "Choose another --out, or delete that folder to rebuild.")
-    write_json(settings_path, settings)
     pieces = plan(size_name, seed)
     todo = [p for p in pieces if not os.path.exists(record_path(out, p))]
+    # Every sampled piano's notes, here once rather than in every process, and before anything is written:
+    # npm's sets must be in their cache already (SamplesUnavailable names the command that fetches them); the
+    # freepats notes are unrolled and the modal pianos' synthesised if they are not.
     for name in sorted({p.piano for p in todo}):
-        if PIANOS[name].samples is not None:        # fetched, unrolled or synthesised once, not in every process
-            PIANOS[name].samples.fetch()
+        if PIANOS[name].samples is not None:
+            PIANOS[name].samples.require()
+    write_json(settings_path, settings)
     jobs = jobs or min(len(todo), os.cpu_count() or 1) or 1
     work = [(p, out, seed, size.max_seconds) for p in todo]
     bar = tqdm(total=len(pieces), initial=len(pieces) - len(todo), desc=f"building {size_name}", unit="piece")

@@ -2,6 +2,8 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -208,3 +210,13 @@ def test_performance_rolls_some_chords_and_uses_pedal():
     for p in performances:
         assert (p.notes[:, 1] > p.notes[:, 0]).all()
         assert p.notes[:, 3].min() >= 1 and p.notes[:, 3].max() <= 127
+
+
+def test_a_build_without_the_npm_samples_names_the_command_that_fetches_them_and_writes_nothing(tmp_path):
+    out = tmp_path / "set"
+    run = subprocess.run([sys.executable, "-m", "data", "synth", "--size", "tiny", "--out", str(out)],
+                         capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                         env={**os.environ, "SALAMANDER_CACHE": str(tmp_path / "empty")}, timeout=300)
+    assert run.returncode != 0
+    assert "salamander piano samples are missing" in run.stderr and "python -m data samples" in run.stderr
+    assert "Traceback" not in run.stderr and not out.exists()
