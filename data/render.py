@@ -21,8 +21,8 @@ import numpy as np
 
 from hw.constants import SAMPLE_RATE
 
-from .rooms import record
 from .modal_piano import MODAL_PIANOS
+from .rooms import record
 from .sample_sets import FREEPATS_BRIGHT, FREEPATS_GRAND, SALAMANDER, VSCO2
 
 

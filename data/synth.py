@@ -178,9 +178,9 @@ def build(size_name, out, seed=0, jobs=None):
                              "Choose another --out, or delete that folder to rebuild.")
     pieces = plan(size_name, seed)
     todo = [p for p in pieces if not os.path.exists(record_path(out, p))]
-    # Every sampled piano's notes, here once rather than in every process, and before anything is written:
-    # npm's sets must be in their cache already (SamplesUnavailable names the command that fetches them); the
-    # freepats notes are unrolled and the modal pianos' synthesised if they are not.
+    # Every sampled piano's notes made ready here, once, before anything is written (each build process only
+    # checks the cache when it loads them): npm's sets must be in their cache already (SamplesUnavailable names
+    # the command that fetches them); the freepats notes are unrolled and the modal pianos' synthesised if not.
     for name in sorted({p.piano for p in todo}):
         if PIANOS[name].samples is not None:
             PIANOS[name].samples.require()
