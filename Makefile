@@ -50,8 +50,9 @@ $(DATA)/data.json:
 debug: data
 	cd hw && $(PY) train.py --debug
 
+# One pytest worker per core (at most four); tests/conftest.py keeps each file's tests in one worker.
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --maxprocesses 4 --dist loadgroup
 
 bench: data
 	$(PY) bench/loader.py

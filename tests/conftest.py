@@ -11,10 +11,22 @@ from data.synth import build  # noqa: E402
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
+# The files that grade run student code as the sandbox users, and check that nothing else runs as them and
+# that the sandboxes' folder is left empty: under pytest-xdist (`make test`) they share one worker.
+GRADING_FILES = {"test_cluster.py", "test_gpu_check.py", "test_grader.py", "test_gradescope.py"}
+
+
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist's --dist loadgroup, a file's tests run in one worker (its module fixtures built
+    once), and the grading files all in the same one."""
+    for item in items:
+        file = item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group("grading" if item.path.name in GRADING_FILES else file))
+
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory):
-    """A real tiny synthesised set (FLAC + MIDI + data.json), built once per test session."""
+    """A real tiny synthesised set (FLAC + MIDI + data.json), built once per test process (per xdist worker)."""
     out = str(tmp_path_factory.mktemp("tiny"))
     build("tiny", out, seed=0)
     return out
