@@ -11,8 +11,9 @@ from data.synth import build  # noqa: E402
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
-# The files that grade run student code as the sandbox users, and check that nothing else runs as them and
-# that the sandboxes' folder is left empty: under pytest-xdist (`make test`) they share one worker.
+# The files that grade run student code under time limits, fork and memory bombs among it, and
+# test_gradescope checks that nothing is left running as the confined tier's one user or in its folder:
+# under pytest-xdist (`make test`) they share one worker, so no grading runs beside another.
 GRADING_FILES = {"test_cluster.py", "test_gpu_check.py", "test_grader.py", "test_gradescope.py"}
 
 
