@@ -52,7 +52,7 @@ debug: data
 
 # One pytest worker per core (at most four); tests/conftest.py keeps each file's tests in one worker.
 test: setup
-	$(PY) -m pytest -n auto --maxprocesses 4 --dist loadgroup
+	$(PY) -m pytest -n auto --maxprocesses 4
 
 bench: data
 	$(PY) bench/loader.py
