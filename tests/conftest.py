@@ -19,16 +19,16 @@ GRADING_FILES = {"test_cluster.py", "test_gpu_check.py", "test_grader.py", "test
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """pytest-xdist's scheduling by scope, a scope being a file (its module fixtures built once) or all the
-    grading files together. (Its xdist_group marks do nothing under pytest 9: they rename test ids.)"""
-    from xdist.scheduler import LoadScopeScheduling
+    """pytest-xdist's scheduling by file (its module fixtures built once), the grading files as one.
+    (Its xdist_group marks do nothing under pytest 9: they rename test ids.)"""
+    from xdist.scheduler import LoadFileScheduling
 
-    class ByFile(LoadScopeScheduling):
+    class ByFileGradingTogether(LoadFileScheduling):
         def _split_scope(self, nodeid):
-            file = nodeid.split("::")[0]
+            file = super()._split_scope(nodeid)
             return "grading" if os.path.basename(file) in GRADING_FILES else file
 
-    return ByFile(config, log)
+    return ByFileGradingTogether(config, log)
 
 
 @pytest.fixture(scope="session")
