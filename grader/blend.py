@@ -12,18 +12,23 @@ two lie on one training path, so the mix stays in the same basin (as in "robust 
 et al., 2022). The later end may itself be the mean of several checkpoints of one stretch of training
 (stochastic weight averaging, Izmailov et al., 2018): with a small batch, each checkpoint lies a random
 step away from where the stretch was heading, and their mean lies closer. Each mix is exported and
-transcribed as `export` ships it (ONNX, whole validation pieces, thresholds swept) and the one with the
-best note F1 plus note-with-offsets F1 is written to model-blend.pt in the run's log folder, with the
-steps, their weights and every mix's figures. Its weights only: training never resumes from it.
+transcribed as `export` ships it (ONNX, whole validation pieces, thresholds swept) and scored by note F1
+plus note-with-offsets F1, in tune and on the same pieces played 25 cents flat and sharp at the thresholds
+chosen in tune (as bench/peers.py plays the test pieces). The out-of-tune pieces keep the rule from
+favouring a checkpoint from before `--detune`, which is best on in-tune pieces and brittle on others,
+without spending the test pieces to see it. The mix with the best mean over the three tunings is written
+to model-blend.pt in the run's log folder, with the steps, their weights and every mix's figures. Its
+weights only: training never resumes from it.
 """
 import os
 import subprocess
 import sys
 import tempfile
 
-from .thresholds import threshold_sweep      # puts the handout (export.py) on the path
+from .thresholds import transcribed_pieces      # puts the handout (export.py, evaluate.py) on the path
 
 WEIGHTS = (0.0, 0.3, 0.5, 0.7, 1.0)      # of the later end
+DETUNE = (-25, 25)                       # cents: the validation pieces are also played this far out of tune
 BLEND = "model-blend.pt"
 
 
@@ -35,10 +40,30 @@ def blended_weights(states, weights):
             if value.is_floating_point() else value for name, value in states[-1].items()}
 
 
-def blend_checkpoints(paths, weights, data_path, handout, out_path):
+def tuning_scores(model, data_path, detune=DETUNE):
+    """A model's figures on the validation pieces: note F1 and note-with-offsets F1 in tune (thresholds swept,
+    as export.py chooses them) and at those thresholds on the pieces played each of `detune` cents sharp;
+    "score", the mean over the tunings of note F1 plus note-with-offsets F1."""
+    from evaluate import sweep_thresholds
+    onset_f1, frame_f1, thresholds = sweep_thresholds(transcribed_pieces(model, data_path))
+    figures = {"note F1": round(max(onset_f1.values()), 4),
+               "note-with-offsets F1": round(max(frame_f1.values()), 4), "thresholds": thresholds}
+    sums = [figures["note F1"] + figures["note-with-offsets F1"]]
+    for cents in detune:
+        onset_f1, frame_f1, _ = sweep_thresholds(transcribed_pieces(model, data_path, cents=cents),
+                                                 [thresholds["onset_threshold"]], [thresholds["frame_threshold"]])
+        played = {"note F1": round(*onset_f1.values(), 4), "note-with-offsets F1": round(*frame_f1.values(), 4)}
+        figures[f"{cents:+g} cents"] = played
+        sums.append(played["note F1"] + played["note-with-offsets F1"])
+    figures["score"] = round(sum(sums) / len(sums), 4)
+    return figures
+
+
+def blend_checkpoints(paths, weights, data_path, handout, out_path, detune=DETUNE):
     """Score each blend of the earliest of the checkpoints `paths` with the mean of the others on the
-    validation pieces of `data_path` (exported with the export.py of `handout`, a handout folder whose
-    model.py defines the model) and write the best to `out_path`; returns its checkpoint dictionary."""
+    validation pieces of `data_path`, in tune and played `detune` cents sharp (exported with the export.py of
+    `handout`, a handout folder whose model.py defines the model), and write the best to `out_path`; returns
+    its checkpoint dictionary."""
     import torch
     from export import OnnxModel
     loaded = [torch.load(path, map_location="cpu", weights_only=True) for path in paths]
@@ -68,17 +93,20 @@ def blend_checkpoints(paths, weights, data_path, handout, out_path):
             subprocess.run([sys.executable, "export.py", path, "--onnx", path + ".onnx", "--data_path",
                             os.path.abspath(data_path), "--check_seconds", "2"], cwd=handout, check=True,
                            stdout=subprocess.DEVNULL)
-            note_f1_by_onset, offsets_f1_by_frame, thresholds = threshold_sweep(
-                OnnxModel(path + ".onnx", threads=2), data_path)
-            figures[weight] = {"weights": mix["weights"], "note F1": round(max(note_f1_by_onset.values()), 4),
-                               "note-with-offsets F1": round(max(offsets_f1_by_frame.values()), 4),
-                               "thresholds": thresholds}
-            print(f"{1 - weight:.2f} x step {steps[0]} + {weight:.2f} x {later_name}: validation note F1 "
-                  f"{figures[weight]['note F1']:.4f}, note-with-offsets F1 "
-                  f"{figures[weight]['note-with-offsets F1']:.4f} {thresholds}", flush=True)
-        best = max(weights, key=lambda w: figures[w]["note F1"] + figures[w]["note-with-offsets F1"])
+            figures[weight] = {"weights": mix["weights"],
+                               **tuning_scores(OnnxModel(path + ".onnx", threads=2), data_path, detune)}
+            print(f"{1 - weight:.2f} x step {steps[0]} + {weight:.2f} x {later_name}: " + figure_line(figures[weight]),
+                  flush=True)
+        best = max(weights, key=lambda w: figures[w]["score"])
         chosen = torch.load(os.path.join(folder, f"blend-{best}.pt"), weights_only=True)
     chosen["validation"] = list(figures.values())
     torch.save(chosen, out_path + ".part")
     os.replace(out_path + ".part", out_path)
     return chosen
+
+
+def figure_line(figures):
+    """One mix's figures, as `blend` prints them."""
+    rows = {"in tune": figures, **{key: value for key, value in figures.items() if key.endswith(" cents")}}
+    return (", ".join(f"{name} {row['note F1']:.4f} / {row['note-with-offsets F1']:.4f}" for name, row in rows.items())
+            + f" (note F1 / with offsets), score {figures['score']:.4f}, thresholds {figures['thresholds']}")

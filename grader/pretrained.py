@@ -341,16 +341,16 @@ def curve_table(out=OUT, every=TABLE_EVERY):
     with open(os.path.join(out, "config.json")) as f:
         config = json.load(f)
     blend = config.get("blend", {"steps": [config["step"]], "weights": [1]})
-    shipped = dict(zip(blend["steps"], blend["weights"]))
+    shipped = {step: weight for step, weight in zip(blend["steps"], blend["weights"]) if weight}   # a weight 0: unused
     mean = blend.get("later_mean_of")
 
     def mark(step):
         if step not in shipped:
             return ""
-        if len(shipped) == 1:
-            return " (shipped)"
         if mean and step == blend["steps"][-1]:
             return f" (shipped, x{shipped[step]:g} in the mean of {mean[0]}-{step})"
+        if len(shipped) == 1:
+            return " (shipped)"
         return f" (shipped, x{shipped[step]:g})"
     shown = [row for row in rows if row["step"] % every == 0 or row["step"] in shipped or row is rows[-1]]
     steps = [str(row["step"]) + mark(row["step"]) for row in shown]

@@ -28,11 +28,27 @@ def choose_thresholds(model, data_path, group="validation"):
 def threshold_sweep(model, data_path, group="validation"):
     """evaluate.sweep_thresholds on the group's whole pieces: ({onset threshold: note F1}, {frame threshold:
     note-with-offsets F1 at the best onset threshold}, the best pair)."""
-    from dataset import MAESTRO_small
     from evaluate import sweep_thresholds
+    return sweep_thresholds(transcribed_pieces(model, data_path, group))
+
+
+def transcribed_pieces(model, data_path, group="validation", cents=0):
+    """(frame probabilities, onset probabilities, frame labels, onset labels) of each of the group's pieces,
+    transcribed whole as transcribe.py does. With `cents`, each piece is first played that many cents sharp as
+    bench/peers.py plays it (resampled, so also 2 ** (cents / 1200) times faster) and its labels are retimed
+    to match; transcribe.py's own retuning is not applied, so this asks what the model copes with by itself."""
+    from dataset import MAESTRO_small
     from transcribe import predict
+    from tuning import resample, retime_roll
+    ratio = 2 ** (cents / 1200)
     pieces = []
     for item in MAESTRO_small(data_path, groups=[group], sequence_length=None):
-        frame, onset, _ = predict(model, item["audio"].numpy().astype(np.float32), "cpu")
-        pieces.append((frame, onset, item["frame"].numpy(), item["onset"].numpy()))
-    return sweep_thresholds(pieces)
+        audio, frame_label, onset_label = item["audio"], item["frame"], item["onset"]
+        if cents:
+            audio = resample(audio, ratio)
+        frame, onset, _ = predict(model, audio.numpy().astype(np.float32), "cpu")
+        if cents:
+            frame_label = retime_roll(frame_label, ratio, one_frame=False, frames=len(frame))
+            onset_label = retime_roll(onset_label, ratio, one_frame=True, frames=len(frame))
+        pieces.append((frame, onset, frame_label.numpy(), onset_label.numpy()))
+    return pieces

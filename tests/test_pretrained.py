@@ -124,8 +124,12 @@ def test_a_blend_of_two_checkpoints_is_chosen_on_validation_and_exported(tiny_da
     blended = blend_pretrained(["model-4.pt", os.path.join(stretch, "model-2.pt")], [0.0, 0.5, 1.0], tiny_data, runs)
     assert blended["blend"]["steps"] == [2, 4] and blended["step"] == 4       # ordered by step, as given or not
     assert "later_mean_of" not in blended["blend"]
-    figures = {row["weights"][1]: row["note F1"] + row["note-with-offsets F1"] for row in blended["validation"]}
-    assert list(figures) == [0.0, 0.5, 1.0] and blended["blend"]["weights"][1] == max(figures, key=figures.get)
+    figures = {row["weights"][1]: row for row in blended["validation"]}
+    assert list(figures) == [0.0, 0.5, 1.0] and blended["blend"]["weights"][1] == max(
+        figures, key=lambda weight: figures[weight]["score"])
+    for row in figures.values():           # in tune and 25 cents flat and sharp, at the thresholds chosen in tune
+        sums = [row[tuning]["note F1"] + row[tuning]["note-with-offsets F1"] for tuning in ("-25 cents", "+25 cents")]
+        assert row["score"] == pytest.approx((row["note F1"] + row["note-with-offsets F1"] + sum(sums)) / 3, abs=2e-4)
     chosen = blended["blend"]["weights"][1]
     expected = blended_weights([first, second], [1 - chosen, chosen])
     assert all(torch.allclose(blended["model_state_dict"][k].double(), expected[k].double()) for k in first)
@@ -135,7 +139,10 @@ def test_a_blend_of_two_checkpoints_is_chosen_on_validation_and_exported(tiny_da
     assert config["checkpoint"] == BLEND and config["blend"] == blended["blend"] and len(config["validation"]) == 3
     assert shipped_checkpoint(runs, out) == os.path.join(logdir, BLEND)
     header = curve_table(out, every=4).splitlines()[0]
-    assert f"2 (shipped, x{1 - chosen:g})" in header and f"4 (shipped, x{chosen:g})" in header
+    if 0 < chosen < 1:
+        assert f"2 (shipped, x{1 - chosen:g})" in header and f"4 (shipped, x{chosen:g})" in header
+    else:                                             # one of the two unused: only the other is marked, unweighted
+        assert header.count("shipped") == 1 and f"{2 if chosen == 0 else 4} (shipped)" in header
     assert os.path.getsize(path) < 25 * 2 ** 20
     with pytest.raises(SystemExit, match="name two or more checkpoints"):
         blend_pretrained(["model-4.pt", "model-3.pt"], [0.5], tiny_data, runs)
@@ -188,7 +195,8 @@ def test_the_readme_shows_the_shipped_transcribers_measured_figures():
                     for span in config["data"][1:]]
     if "blend" in config:                                          # python -m grader pretrained blend
         blend = config["blend"]
-        shipped = [f"{weight:g} of step {step:,}" for step, weight in zip(blend["steps"], blend["weights"])]
+        shipped = [f"{weight:g} of step {step:,}" if weight else f"none of step {step:,}"
+                   for step, weight in zip(blend["steps"], blend["weights"])]
         if "later_mean_of" in blend:
             shipped[-1] = (f"{blend['weights'][-1]:g} of the mean of steps {blend['later_mean_of'][0]:,} to "
                            f"{blend['steps'][-1]:,}")

@@ -1,12 +1,10 @@
 """Thresholds chosen on validation pieces (evaluate.sweep_thresholds, grader/thresholds.py) recover the notes
-of a model that is sure of few."""
+of a model that is sure of few; validation pieces played out of tune keep their labels in step."""
 import numpy as np
 
-from grader.thresholds import choose_thresholds
-from dataset import MAESTRO_small
+from grader.thresholds import choose_thresholds, transcribed_pieces
 from evaluate import evaluate_piece, sweep_thresholds
 from export import PRETRAINED, OnnxModel
-from transcribe import predict
 
 SHIFT = 2.0        # onset logits lowered by this much: a note the model was 73 % sure of now reads 27 %
 
@@ -22,14 +20,6 @@ class LessSure:
         return (frame, onset - SHIFT, *rest)
 
 
-def validation_pieces(model, data_path):
-    pieces = []
-    for item in MAESTRO_small(data_path, groups=["validation"], sequence_length=None):
-        frame, onset, _ = predict(model, item["audio"].numpy(), "cpu")
-        pieces.append((frame, onset, item["frame"].numpy(), item["onset"].numpy()))
-    return pieces
-
-
 def mean_note_f1(pieces, onset_threshold, frame_threshold=0.5):
     """As results.txt reports it: evaluate_piece's note F1, averaged over the pieces."""
     return np.mean([evaluate_piece(*piece, onset_threshold=onset_threshold,
@@ -42,14 +32,32 @@ def test_thresholds_chosen_on_validation_recover_an_unsure_models_notes(tiny_dat
     chosen = choose_thresholds(unsure, tiny_data)
     assert chosen["onset_threshold"] <= 0.2
     assert chosen["frame_threshold"] in (0.3, 0.4, 0.5, 0.6)
-    pieces = validation_pieces(unsure, tiny_data)
+    pieces = transcribed_pieces(unsure, tiny_data)
     at_half = mean_note_f1(pieces, 0.5)
     recovered = mean_note_f1(pieces, chosen["onset_threshold"])
     assert recovered > at_half + 0.1
-    assert recovered >= mean_note_f1(validation_pieces(sure, tiny_data), 0.5) - 0.05
+    assert recovered >= mean_note_f1(transcribed_pieces(sure, tiny_data), 0.5) - 0.05
     # The sweep's curve is the homework's note F1 at each threshold, and its best is the one chosen.
     onset_f1, frame_f1, best = sweep_thresholds(pieces)
     assert best == chosen
     assert abs(onset_f1[0.5] - at_half) < 1e-9 and abs(onset_f1[chosen["onset_threshold"]] - recovered) < 1e-9
     assert max(onset_f1.values()) == onset_f1[chosen["onset_threshold"]]
     assert max(frame_f1.values()) == frame_f1[chosen["frame_threshold"]]
+
+
+def test_pieces_played_out_of_tune_keep_their_labels_in_step(tiny_data):
+    """Played 25 cents sharp the pieces also play 1.45 % faster: retimed, the labels still fit what the
+    shipped transcriber hears; left as they were, they drift off its notes within a few seconds."""
+    model = OnnxModel(PRETRAINED, threads=2)
+    in_tune = transcribed_pieces(model, tiny_data)
+    sharp = transcribed_pieces(model, tiny_data, cents=25)
+    assert len(sharp) == len(in_tune)
+    for (frame, _, frame_label, onset_label), (_, _, frame_before, onset_before) in zip(sharp, in_tune):
+        assert frame_label.shape == frame.shape
+        assert abs(len(frame) * 2 ** (25 / 1200) - len(frame_before)) <= 2
+        assert onset_label.sum() == onset_before.sum()                     # no onset lost in the move
+    retimed = mean_note_f1(sharp, 0.5)
+    assert retimed > 0.55 and retimed > mean_note_f1(in_tune, 0.5) - 0.25      # about .73 against .79 in tune
+    not_moved = [(frame, onset, frame_before[:len(frame)], onset_before[:len(frame)])
+                 for (frame, onset, _, _), (_, _, frame_before, onset_before) in zip(sharp, in_tune)]
+    assert mean_note_f1(not_moved, 0.5) < retimed - 0.25                          # about .24
