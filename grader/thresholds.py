@@ -22,14 +22,8 @@ def choose_thresholds(model, data_path, group="validation"):
     """The onset threshold with the best mean note F1 on the group's pieces, then the frame threshold with
     the best mean note-with-offsets F1 there. `model`: anything transcribe.predict runs (a torch model or
     export.OnnxModel); the pieces are transcribed whole, in transcribe.py's chunks."""
-    return threshold_sweep(model, data_path, group)[2]
-
-
-def threshold_sweep(model, data_path, group="validation"):
-    """evaluate.sweep_thresholds on the group's whole pieces: ({onset threshold: note F1}, {frame threshold:
-    note-with-offsets F1 at the best onset threshold}, the best pair)."""
     from evaluate import sweep_thresholds
-    return sweep_thresholds(transcribed_pieces(model, data_path, group))
+    return sweep_thresholds(transcribed_pieces(model, data_path, group))[2]
 
 
 def transcribed_pieces(model, data_path, group="validation", cents=0):
