@@ -70,7 +70,7 @@ def main(argv=None):
     pretrained = commands.add_parser("pretrained", help="train (or continue) the kit's pretrained transcriber, "
                                                         "blend two of its checkpoints, export it to hw/pretrained, "
                                                         "or print its validation curve")
-    pretrained.add_argument("action", choices=["train", "blend", "export", "table"])
+    pretrained.add_argument("action", choices=["train", "blend", "export", "table", "widen"])
     pretrained.add_argument("--steps", type=int, default=200000, help="train until this step")
     pretrained.add_argument("--threads", type=int, default=1, help="CPU threads of the run")
     pretrained.add_argument("--augment", action="store_true",
@@ -89,7 +89,10 @@ def main(argv=None):
     pretrained.add_argument("--weights", nargs="+", type=float, default=None,
                             help="blend: the later checkpoint's weights to try (default 0 0.3 0.5 0.7 1)")
     pretrained.add_argument("--checkpoint", default="model-best.pt",
-                            help="export: which checkpoint of the run's log folder (e.g. model-blend.pt)")
+                            help="export and widen: which checkpoint of the run's log folder (e.g. model-blend.pt)")
+    pretrained.add_argument("--fc_unit", type=int, default=None,
+                            help="widen: the run's new linear width (twice its width); training goes on from the "
+                                 "widened --checkpoint")
     pretrained.add_argument("--data_path", default="data/default",
                             help="train: the data of this sitting (e.g. data/large); "
                                  "blend and export: where its validation and test pieces are")
@@ -169,7 +172,7 @@ def main(argv=None):
             print("wrote", collect(args.profile, model, seeds, spec["name"], runs, out))
     elif args.command == "pretrained":
         from .blend import WEIGHTS
-        from .pretrained import blend_pretrained, export_pretrained, readme_figures, train_pretrained
+        from .pretrained import blend_pretrained, export_pretrained, readme_figures, train_pretrained, widen_pretrained
         if args.action == "train":
             flags = [flag for flag, given in [("--augment", args.augment), ("--detune", args.detune)] if given]
             train_pretrained(args.steps, args.threads, args.data_path, flags=flags, learning_rate=args.learning_rate,
@@ -180,6 +183,10 @@ def main(argv=None):
             blend_pretrained(args.checkpoints, args.weights or WEIGHTS, args.data_path)
         elif args.action == "export":
             print("wrote", export_pretrained(args.data_path, checkpoint=args.checkpoint))
+        elif args.action == "widen":
+            if not args.fc_unit:
+                parser.error("widen needs --fc_unit N: the run's new linear width, twice its width")
+            widen_pretrained(args.fc_unit, checkpoint=args.checkpoint)
         else:
             print(readme_figures())
     elif args.command == "grade":

@@ -8,6 +8,7 @@ spread over as many sittings as it takes, then exported to ONNX beside what it w
     python -m grader pretrained export [--checkpoint model-blend.pt]
                                                         # hw/pretrained/ from the newest recipe's best validation
     python -m grader pretrained table                                  # hw/README.md's curve and figures
+    python -m grader pretrained widen --fc_unit 256 [--checkpoint model-blend.pt]  # go on twice as wide
 
 The run is a reference run of its own (pretrained-run/<profile>/<model>-seed<N>/): the same train.py in a copy
 of the handout with the solutions' model.py, validating every VALIDATION_INTERVAL steps. Stopping it loses at
@@ -28,7 +29,8 @@ validation pieces in its metadata), config.json (the model, its training, the da
 the licences of the pianos it heard), training_log.txt and metrics.jsonl. `table` prints the validation curve
 of that metrics.jsonl as the markdown table hw/README.md shows, the shipped step marked, and hw/README.md's
 paragraph of test figures from peers.json, which `python bench/peers.py --pretrained --backend onnx --json
-hw/pretrained/peers.json` writes after an export.
+hw/pretrained/peers.json` writes after an export. `widen` lets the run go on with wider linear layers from
+weights that compute what the narrower ones did (grader/widen.py); later sittings pass train.py the width.
 """
 import contextlib
 import glob
@@ -62,8 +64,11 @@ def train_pretrained(steps, threads, data_path, runs=RUNS, flags=(), learning_ra
     where the weights of every checkpoint the sitting starts from or writes are kept (checkpoint_weights_kept)."""
     folder = run_folder(PROFILE, MODEL, SEED, runs)
     logdir = os.path.join(folder, "log")
-    record_sitting(folder, data_path, flags, learning_rate)
     checkpoint = newest_checkpoint(logdir)
+    width = checkpoint_width(checkpoint) if checkpoint else None
+    if width:                                               # widened part way (widen_pretrained)
+        flags = [*flags, "--fc_unit", str(width)]
+    record_sitting(folder, data_path, flags, learning_rate)
     if learning_rate is not None and checkpoint:
         restart_learning_rate(checkpoint, learning_rate)
     elif learning_rate is not None:
@@ -71,6 +76,50 @@ def train_pretrained(steps, threads, data_path, runs=RUNS, flags=(), learning_ra
     with checkpoint_weights_kept(logdir, keep_weights):
         return train(PROFILE, MODEL, SEED, steps, VALIDATION_INTERVAL, data_path, runs, test=False,
                      threads=threads, flags=list(flags))
+
+
+def checkpoint_width(path):
+    """The fc_unit of the run's checkpoint at `path` where it is not the profile's (the run was widened), else None."""
+    import torch
+    from train import PROFILES                      # the handout's, on the path through .thresholds
+    fc_unit = torch.load(path, map_location="cpu", weights_only=True)["fc_unit"]
+    return fc_unit if fc_unit != PROFILES[PROFILE]["fc_unit"] else None
+
+
+def widen_pretrained(fc_unit, runs=RUNS, checkpoint="model-best.pt"):
+    """Go on training the run `fc_unit` wide (grader/widen.py): the weights of `checkpoint` (a name in the log
+    folder, e.g. model-blend.pt, or a path), widened, take the newest checkpoint's place (at its step, with a
+    fresh optimizer at the rate it had; the newest is kept as model-<step>-fc<width>.pt). Sittings after it train
+    at that width (train.py --fc_unit, recorded in sittings.jsonl); model-best.pt is then chosen among the wider
+    model's weights. Returns the checkpoint's path."""
+    import torch
+    from .hidden_tests import load_solutions
+    from .widen import widened_checkpoint
+    folder = run_folder(PROFILE, MODEL, SEED, runs)
+    logdir = os.path.join(folder, "log")
+    newest = newest_checkpoint(logdir)
+    source = checkpoint if os.path.exists(checkpoint) else os.path.join(logdir, checkpoint)
+    if not newest or not os.path.exists(source):
+        sys.exit(f"no {source if newest else 'checkpoint in ' + logdir} to widen: train first "
+                 "(python -m grader pretrained train)")
+    last = torch.load(newest, map_location="cpu", weights_only=True)
+    weights = torch.load(source, map_location="cpu", weights_only=True)
+    if (weights["model_type"], weights["cnn_unit"]) != (last["model_type"], last["cnn_unit"]):
+        sys.exit(f"error: {source} holds another model than the run's {newest}")
+    optimizer = torch.optim.Adam(load_solutions().MODELS[MODEL](last["cnn_unit"], fc_unit).parameters(),
+                                 current_learning_rate(newest))
+    try:
+        wide = widened_checkpoint({**last, "model_state_dict": weights["model_state_dict"], "fc_unit": weights["fc_unit"]},
+                                  fc_unit, optimizer.state_dict())
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+    wide["widened"]["from"] = os.path.basename(source)
+    torch.save(wide, newest + ".part")
+    os.replace(newest, newest.removesuffix(".pt") + f"-fc{last['fc_unit']}.pt")     # kept, under a name train skips
+    os.replace(newest + ".part", newest)
+    print(f"{newest}: the weights of {os.path.basename(source)}, {weights['fc_unit']} -> {fc_unit} units wide, "
+          f"at step {last['step']}, learning rate {current_learning_rate(newest):.3g}")
+    return newest
 
 
 @contextlib.contextmanager
@@ -310,6 +359,8 @@ def export_pretrained(data_path, runs=RUNS, out=OUT, checkpoint="model-best.pt")
     best_checkpoint = torch.load(best, weights_only=True)
     rows, config = read_run(logdir)
     history = earlier_compositions_kept(data_history(folder, rows[-1]["step"], data_path), out)
+    flags = history[-1]["flags"]          # less a widened run's --fc_unit: train_pretrained reads it from the checkpoint
+    flags = [flag for i, flag in enumerate(flags) if "--fc_unit" not in (flag, flags[i - 1] if i else None)]
     description = {
         "model_type": MODEL, "cnn_unit": best_checkpoint["cnn_unit"], "fc_unit": best_checkpoint["fc_unit"],
         "step": best_checkpoint["step"], "checkpoint": checkpoint,
@@ -321,7 +372,7 @@ def export_pretrained(data_path, runs=RUNS, out=OUT, checkpoint="model-best.pt")
                                             "git_commit", "command") if k in config},
         "continue_with": f"python -m grader pretrained train --steps {rows[-1]['step'] + 50000} "
                          f"--threads {config['args']['threads']} --keep_weights runs/stretch "
-                         f"--data_path {history[-1]['path']}" + "".join(f" {flag}" for flag in history[-1]["flags"]),
+                         f"--data_path {history[-1]['path']}" + "".join(f" {flag}" for flag in flags),
         "data": history, "pianos_heard": pianos_heard(data_path),
     }
     with open(os.path.join(out, "config.json"), "w") as f:
