@@ -221,8 +221,12 @@ def main(argv=None):
         for row in rows:
             print(f"{row['submission']:30} {row['score']!s:>6} / {row['max_score']!s:<6} {row['status']}")
         failed = sum(row["status"].startswith(("failed", "grader", "no results")) for row in rows)
-        print(f"graded {len(rows)} submissions ({failed} failed) in {time.monotonic() - started:.1f} s on "
-              f"{cluster}; wrote {args.csv}")
+        left = sum(row["status"].startswith("not graded") for row in rows)
+        print(f"graded {len(rows) - left} of {len(rows)} submissions ({failed} failed) in "
+              f"{time.monotonic() - started:.1f} s on {cluster}; wrote {args.csv}")
+        if left:
+            sys.exit(f"error: {left} submissions not graded: the cluster lost every worker; start workers and "
+                     "run the same command again (it keeps what is graded)")
     elif args.command == "board":
         run_board(args)
     elif args.command == "gradescope-bundle":

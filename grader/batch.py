@@ -11,7 +11,7 @@ import os
 
 from tqdm import tqdm
 
-from .cluster import open_cluster, run_tasks
+from .cluster import NO_WORKER_SECONDS, open_cluster, run_tasks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -55,9 +55,10 @@ def write_outcome(out_folder, name, outcome):
 
 
 def grade_all(folder, out_folder, csv_path, cluster, grade_args, timeout=3600, regrade=False, gpu=False,
-              paths=()):
+              paths=(), no_worker_seconds=NO_WORKER_SECONDS):
     """Grade every submission in `folder` on `cluster` (a --cluster spec); returns the CSV rows. With gpu,
-    every task asks its worker for a GPU resource (only GPU workers take it)."""
+    every task asks its worker for a GPU resource (only GPU workers take it). A cluster left without
+    workers for no_worker_seconds ends the batch, the rest marked "not graded" for a rerun to grade."""
     sources = submissions_in(folder)
     rows, jobs = {}, []
     for source in sources:
@@ -77,7 +78,8 @@ def grade_all(folder, out_folder, csv_path, cluster, grade_args, timeout=3600, r
             bar.set_postfix(done=counts["done"], failed=counts["failed"], running=counts["running"])
             bar.update()
         try:
-            run_tasks(client, jobs, timeout, resources={"GPU": 1} if gpu else None, progress=progress)
+            run_tasks(client, jobs, timeout, resources={"GPU": 1} if gpu else None, progress=progress,
+                      no_worker_seconds=no_worker_seconds)
         finally:
             bar.close()
             client.close()

@@ -15,7 +15,9 @@ was grading (they logged their start) and only those: Dask's own count would str
 the dying worker, so one deadly submission could fail its innocent neighbours. Struck or not, the tasks it
 held run again elsewhere; a submission struck more than ALLOWED_FAILURES times is marked failed with that
 reason. (For this the client sets the scheduler's own retry count to zero, a hand-started one's too.)
-A batch is resumable: submissions that already have results.json are skipped unless `regrade`.
+Once the cluster has had workers, a batch left with none for NO_WORKER_SECONDS (they all died, or their
+Slurm jobs ended) ends: what it did not grade is marked `not graded`, without results.json. A batch is
+resumable: submissions that already have results.json are skipped unless `regrade`.
 """
 import ctypes
 import os
@@ -29,6 +31,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALLOWED_FAILURES = 2                   # worker deaths one task may cause before it is marked failed
 CONNECT_SECONDS = 10
+NO_WORKER_SECONDS = 300                # a nanny restarts a killed worker in seconds; a dead cluster never
 STARTED = "grading-started"            # the event each task logs on the scheduler as it starts
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -130,10 +133,24 @@ def _no_retries_on_the_scheduler(dask_scheduler):
     dask_scheduler.allowed_failures = 0
 
 
-def run_tasks(client, jobs, timeout, resources=None, progress=None):
+class WorkerWatch:
+    """How long the cluster has had no worker, counted only once it has had one: a Slurm job may wait in
+    its queue for hours before its worker starts, but a cluster whose workers have all gone is dead."""
+
+    def __init__(self, client):
+        self.client, self.seen, self.last_seen = client, False, time.monotonic()
+
+    def seconds_without_workers(self):
+        if self.client.scheduler_info(n_workers=1)["workers"]:
+            self.seen, self.last_seen = True, time.monotonic()
+        return time.monotonic() - self.last_seen if self.seen else 0.0
+
+
+def run_tasks(client, jobs, timeout, resources=None, progress=None, no_worker_seconds=NO_WORKER_SECONDS):
     """Grade every (name, source, grade_args, paths) of `jobs` on the cluster; calls progress(name, outcome,
     counts) as each ends. Returns {name: outcome}, an outcome being grade_on_worker's dict or, for a task
-    that failed, {status: "failed: <reason>"}."""
+    that failed, {status: "failed: <reason>"}, or, for one left when the cluster had no worker for
+    no_worker_seconds, {status: "not graded: <reason>"}."""
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
     client.run_on_scheduler(_no_retries_on_the_scheduler)
@@ -148,7 +165,21 @@ def run_tasks(client, jobs, timeout, resources=None, progress=None):
     futures = {submit(job): job for job in jobs}
     queue = as_completed(futures)
     outcomes, counts = {}, {"done": 0, "failed": 0}
-    for future in queue:
+    watch = WorkerWatch(client)
+
+    def report(name, outcome):
+        outcomes[name] = outcome
+        if progress:
+            counts["running"] = sum(len(keys) for keys in client.processing().values())
+            progress(name, outcome, counts)
+
+    while not queue.is_empty():
+        if not queue.has_ready():
+            if watch.seconds_without_workers() > no_worker_seconds:
+                break
+            time.sleep(0.5)
+            continue
+        future = next(queue)
         job = futures.pop(future)
         name = job[0]
         try:
@@ -170,8 +201,9 @@ def run_tasks(client, jobs, timeout, resources=None, progress=None):
         except Exception as error:                   # never lose the batch for one task
             outcome = {"status": f"failed: {type(error).__name__}: {error}"}
             counts["failed"] += 1
-        outcomes[name] = outcome
-        if progress:
-            counts["running"] = sum(len(keys) for keys in client.processing().values())
-            progress(name, outcome, counts)
+        report(name, outcome)
+    for future, (name, *_) in futures.items():
+        future.cancel()
+        report(name, {"status": f"not graded: the cluster had no worker for {no_worker_seconds} s (they died "
+                                "or ended); start workers and run grade-all again, which keeps what is graded"})
     return outcomes

@@ -106,19 +106,18 @@ def widen_pretrained(fc_unit, runs=RUNS, checkpoint="model-best.pt"):
     weights = torch.load(source, map_location="cpu", weights_only=True)
     if (weights["model_type"], weights["cnn_unit"]) != (last["model_type"], last["cnn_unit"]):
         sys.exit(f"error: {source} holds another model than the run's {newest}")
-    optimizer = torch.optim.Adam(load_solutions().MODELS[MODEL](last["cnn_unit"], fc_unit).parameters(),
-                                 current_learning_rate(newest))
+    rate = last["optimizer_state_dict"]["param_groups"][0]["lr"]
+    optimizer = torch.optim.Adam(load_solutions().MODELS[MODEL](last["cnn_unit"], fc_unit).parameters(), rate)
     try:
-        wide = widened_checkpoint({**last, "model_state_dict": weights["model_state_dict"], "fc_unit": weights["fc_unit"]},
-                                  fc_unit, optimizer.state_dict())
+        narrow = {**last, "model_state_dict": weights["model_state_dict"], "fc_unit": weights["fc_unit"]}
+        wide = widened_checkpoint(narrow, fc_unit, optimizer.state_dict(), source=os.path.basename(source))
     except ValueError as error:
         sys.exit(f"error: {error}")
-    wide["widened"]["from"] = os.path.basename(source)
     torch.save(wide, newest + ".part")
     os.replace(newest, newest.removesuffix(".pt") + f"-fc{last['fc_unit']}.pt")     # kept, under a name train skips
     os.replace(newest + ".part", newest)
     print(f"{newest}: the weights of {os.path.basename(source)}, {weights['fc_unit']} -> {fc_unit} units wide, "
-          f"at step {last['step']}, learning rate {current_learning_rate(newest):.3g}")
+          f"at step {last['step']}, learning rate {rate:.3g}")
     return newest
 
 

@@ -58,9 +58,10 @@ def widened_state(state, fc_unit):
     return wide
 
 
-def widened_checkpoint(checkpoint, fc_unit, optimizer_state):
+def widened_checkpoint(checkpoint, fc_unit, optimizer_state, source):
     """A train.py checkpoint of the same model `fc_unit` wide, at the same step, with `optimizer_state`
-    (a fresh Adam's, built on the wider model: the narrow one's moments do not fit it)."""
-    return {**checkpoint, "fc_unit": fc_unit, "model_state_dict": widened_state(checkpoint["model_state_dict"], fc_unit),
-            "optimizer_state_dict": optimizer_state,
-            "widened": {"from_fc_unit": checkpoint["fc_unit"], "at_step": checkpoint["step"]}}
+    (a fresh Adam's, built on the wider model: the narrow one's moments do not fit it); `source` names
+    the file its weights came from."""
+    return {**checkpoint, "fc_unit": fc_unit, "optimizer_state_dict": optimizer_state,
+            "model_state_dict": widened_state(checkpoint["model_state_dict"], fc_unit),
+            "widened": {"from_fc_unit": checkpoint["fc_unit"], "at_step": checkpoint["step"], "from": source}}

@@ -189,3 +189,54 @@ def test_with_a_gpu_only_gpu_workers_take_the_tasks(tiny_data, tmp_path, cluster
     assert [(r["submission"], r["status"]) for r in rows] == [(n, "graded") for n in "abcd"]
     workers = [open(tmp_path / "graded" / n / "grader.log").readline().strip() for n in "abcd"]
     assert all(line.endswith("(gpu-node)") for line in workers), workers
+
+
+def start_worker(address, name):
+    """A worker started by hand without a nanny, as on a Slurm node: killed, it stays dead."""
+    return subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nthreads", "1", "--no-nanny",
+                             "--name", name, "--no-dashboard", "--memory-limit", "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_a_cluster_that_loses_every_worker_ends_the_batch_and_a_rerun_grades_the_rest(tiny_data, tmp_path):
+    folder = tmp_path / "class"
+    for name in "abc":
+        write_submission(str(folder / name), solution_text())
+    command = (str(folder), str(tmp_path / "graded"), str(tmp_path / "grades.csv"))
+    with LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None) as local, \
+            Client(local) as client:
+        first = start_worker(local.scheduler_address, "first")
+        try:
+            client.wait_for_workers(1, timeout=60)
+            killed = []
+            # The only worker dies while grading b: its pid is the worker's own, as no nanny runs it.
+            killer = threading.Thread(target=kill_worker_running, args=(client, "b", 1, killed), daemon=True)
+            killer.start()
+            started = time.monotonic()
+            rows = grade_all(*command, local.scheduler_address, grade_args(tiny_data), paths=[tiny_data],
+                             no_worker_seconds=5)
+            waited = time.monotonic() - started
+        finally:
+            first.kill()
+            first.wait(timeout=30)
+        assert killed == [first.pid]
+        # The worker took the tasks in an order of its own: b, killed mid-grade, and whatever it had not
+        # reached are left without results.json; what it finished keeps its results.
+        status = {row["submission"]: row["status"] for row in rows}
+        assert status["b"].startswith("not graded: the cluster had no worker for 5 s") and waited < 120, rows
+        left = sorted(name for name in status if status[name].startswith("not graded"))
+        assert all(status[name] == "graded" for name in set(status) - set(left)), rows
+        for name in status:
+            assert os.path.exists(tmp_path / "graded" / name / "results.json") == (name not in left)
+            assert status[name] in open(tmp_path / "graded" / name / "grader.log").read()
+        written = {name: os.stat(tmp_path / "graded" / name / "results.json").st_mtime_ns
+                   for name in status if name not in left}
+        second = start_worker(local.scheduler_address, "second")
+        try:
+            rows = grade_all(*command, local.scheduler_address, grade_args(tiny_data), paths=[tiny_data])
+        finally:
+            second.terminate()
+            second.wait(timeout=30)
+    assert [(r["submission"], r["status"], r["score"]) for r in rows] == [
+        (name, "graded" if name in left else "graded earlier", 10) for name in "abc"], rows
+    assert {name: os.stat(tmp_path / "graded" / name / "results.json").st_mtime_ns for name in written} == written
