@@ -5,20 +5,21 @@
     python -m grader pretrained blend --checkpoints model-best-until-168000.pt runs/stretch/model-2*.pt
     python -m grader pretrained export --checkpoint model-blend.pt
 
-A run that goes on from a good checkpoint with a new recipe (a restarted learning rate, random tunings)
-may gain on pieces unlike its validation pieces (a piano it never heard) while losing a little on them.
-The weights of two checkpoints mixed, (1 - w) * earlier + w * later, often keep most of both: the
-two lie on one training path, so the mix stays in the same basin (as in "robust fine-tuning", Wortsman
-et al., 2022). The later end may itself be the mean of several checkpoints of one stretch of training
-(stochastic weight averaging, Izmailov et al., 2018): with a small batch, each checkpoint lies a random
-step away from where the stretch was heading, and their mean lies closer. Each mix is exported and
-transcribed as `export` ships it (ONNX, whole validation pieces, thresholds swept) and scored by note F1
-plus note-with-offsets F1, in tune and on the same pieces played 25 cents flat and sharp at the thresholds
-chosen in tune (as bench/peers.py plays the test pieces). The out-of-tune pieces keep the rule from
-favouring a checkpoint from before `--detune`, which is best on in-tune pieces and brittle on others,
-without spending the test pieces to see it. The mix with the best mean over the three tunings is written
-to model-blend.pt in the run's log folder, with the steps, their weights and every mix's figures. Its
-weights only: training never resumes from it.
+A run that goes on from a good checkpoint with a new recipe (a restarted learning rate, random tunings) may
+gain on pieces unlike its validation pieces (a piano it never heard) while losing a little on them. The
+weights of two checkpoints mixed, (1 - w) * earlier + w * later, often keep most of both: the two lie on one
+training path, so the mix stays in the same basin (as in "robust fine-tuning", Wortsman et al., 2022). The
+later end may itself be the mean of several checkpoints of one stretch of training (stochastic weight
+averaging, Izmailov et al., 2018): with a small batch, each checkpoint lies a random step away from where the
+stretch was heading, and their mean lies closer. The earlier end may itself be an earlier blend (the weights
+shipped, say, widened or not): the new blend keeps its recipe. Each mix is exported and transcribed as
+`export` ships it (ONNX, whole validation pieces, thresholds swept) and scored by note F1 plus note-with-
+offsets F1, in tune and on the same pieces played 25 cents flat and sharp at the thresholds chosen in tune (as
+bench/peers.py plays the test pieces). The out-of-tune pieces keep the rule from favouring a checkpoint from
+before `--detune`, which is best on in-tune pieces and brittle on others, without spending the test pieces to
+see it. The mix with the best mean over the three tunings is written to model-blend.pt in the run's log
+folder, with the steps, their weights and every mix's figures. Its weights only: training never resumes from
+it.
 """
 import os
 import subprocess
@@ -86,6 +87,8 @@ def blend_checkpoints(paths, weights, data_path, handout, out_path, detune=DETUN
             mix = {"steps": steps, "weights": [round(1 - weight, 6), weight]}
             if len(later) > 1:
                 mix["later_mean_of"] = [checkpoint["step"] for checkpoint in later]
+            if made := {key: earlier[key] for key in ("blend", "widened") if key in earlier}:
+                mix["earlier"] = made          # the earlier end is itself a blend (or was widened): keep its recipe
             each = [1 - weight] + [weight / len(later)] * len(later)
             candidate = {**config, "model_state_dict": blended_weights(states, each), "step": steps[1], "blend": mix}
             path = os.path.join(folder, f"blend-{weight}.pt")
@@ -103,6 +106,17 @@ def blend_checkpoints(paths, weights, data_path, handout, out_path, detune=DETUN
     torch.save(chosen, out_path + ".part")
     os.replace(out_path + ".part", out_path)
     return chosen
+
+
+def blend_shares(blend, share=1.0):
+    """What a blend's weights are made of: (step, weight, the steps it is the mean of or None) for every
+    checkpoint with a weight, an earlier end that was itself a blend unfolded into its own parts."""
+    (earlier_step, later_step), (earlier_weight, later_weight) = blend["steps"], blend["weights"]
+    inner = blend.get("earlier", {}).get("blend")
+    parts = (blend_shares(inner, share * earlier_weight) if inner
+             else [(earlier_step, round(share * earlier_weight, 6), None)])
+    parts.append((later_step, round(share * later_weight, 6), blend.get("later_mean_of")))
+    return [part for part in parts if part[1]]
 
 
 def figure_line(figures):

@@ -43,7 +43,7 @@ import sys
 import textwrap
 import threading
 
-from .blend import BLEND, blend_checkpoints
+from .blend import BLEND, blend_checkpoints, blend_shares
 from .reference import ROOT, checkpoint_step, copy_handout, newest_checkpoint, read_run, run_folder, train
 from .thresholds import choose_thresholds
 
@@ -385,23 +385,24 @@ def export_pretrained(data_path, runs=RUNS, out=OUT, checkpoint="model-best.pt")
 def curve_table(out=OUT, every=TABLE_EVERY):
     """The validation curve of an export (note and frame F1 at thresholds 0.5) as a markdown table: every
     `every` steps, the last step, and the step whose weights were shipped (marked; for a blend, its two
-    steps, each with its weight, the later one with the stretch it is the mean of, if it is)."""
+    steps, each with its weight, the later one with the stretch it is the mean of, if it is; an earlier end that
+    was itself a blend, its own steps)."""
     with open(os.path.join(out, "metrics.jsonl")) as f:
         rows = [json.loads(line) for line in f]
     with open(os.path.join(out, "config.json")) as f:
         config = json.load(f)
-    blend = config.get("blend", {"steps": [config["step"]], "weights": [1]})
-    shipped = {step: weight for step, weight in zip(blend["steps"], blend["weights"]) if weight}   # a weight 0: unused
-    mean = blend.get("later_mean_of")
+    shares = blend_shares(config["blend"]) if "blend" in config else [(config["step"], 1, None)]
+    shipped = {step: (weight, mean) for step, weight, mean in shares}
 
     def mark(step):
         if step not in shipped:
             return ""
-        if mean and step == blend["steps"][-1]:
-            return f" (shipped, x{shipped[step]:g} in the mean of {mean[0]}-{step})"
+        weight, mean = shipped[step]
+        if mean:
+            return f" (shipped, x{weight:g} in the mean of {mean[0]}-{step})"
         if len(shipped) == 1:
             return " (shipped)"
-        return f" (shipped, x{shipped[step]:g})"
+        return f" (shipped, x{weight:g})"
     shown = [row for row in rows if row["step"] % every == 0 or row["step"] in shipped or row is rows[-1]]
     steps = [str(row["step"]) + mark(row["step"]) for row in shown]
     lines = ["| step | " + " | ".join(steps) + " |", "|---|" + "---|" * len(shown)]

@@ -15,7 +15,7 @@ import torch
 from constants import FRAME_SWEEP, ONSET_SWEEP
 from data.render import PIANOS, UNSEEN_PIANO
 from data.synth import BUILD_VERSION
-from grader.blend import BLEND, blended_weights
+from grader.blend import BLEND, blend_shares, blended_weights
 from grader.pretrained import (MODEL, OUT, PROFILE, RUNS, SEED, blend_pretrained, curve_table, data_history,
                                earlier_compositions_kept, export_pretrained, figures_paragraph, readme_figures,
                                shipped_checkpoint, train_pretrained)
@@ -158,6 +158,17 @@ def test_a_blend_of_two_checkpoints_is_chosen_on_validation_and_exported(tiny_da
     export_pretrained(tiny_data, runs, out, checkpoint=BLEND)
     assert "6 (shipped, x0.5 in the mean of 4-6)" in curve_table(out, every=4).splitlines()[0]
 
+    # A blend may be the earlier end of the next one; the new blend keeps its recipe, and the table its steps.
+    earlier = blended
+    train_pretrained(8, 1, tiny_data, runs)
+    blended = blend_pretrained([BLEND, "model-8.pt"], [0.5], tiny_data, runs)
+    assert blended["blend"]["steps"] == [6, 8] and blended["blend"]["earlier"] == {"blend": earlier["blend"]}
+    assert blend_shares(blended["blend"]) == [(2, 0.25, None), (6, 0.25, [4, 6]), (8, 0.5, None)]
+    export_pretrained(tiny_data, runs, out, checkpoint=BLEND)
+    header = curve_table(out, every=4).splitlines()[0]
+    for mark in ("2 (shipped, x0.25)", "6 (shipped, x0.25 in the mean of 4-6)", "8 (shipped, x0.5)"):
+        assert mark in header
+
 
 def test_stopping_a_sitting_stops_its_training_process(tiny_data, tmp_path):
     """`kill` on the sitting must not leave train.py running on, beside the next sitting's, into the same folder."""
@@ -194,12 +205,8 @@ def test_the_readme_shows_the_shipped_transcribers_measured_figures():
                     + (f", the learning rate back at {span['learning rate'][1]:g}" if "learning rate" in span else "")
                     for span in config["data"][1:]]
     if "blend" in config:                                          # python -m grader pretrained blend
-        blend = config["blend"]
-        shipped = [f"{weight:g} of step {step:,}" if weight else f"none of step {step:,}"
-                   for step, weight in zip(blend["steps"], blend["weights"])]
-        if "later_mean_of" in blend:
-            shipped[-1] = (f"{blend['weights'][-1]:g} of the mean of steps {blend['later_mean_of'][0]:,} to "
-                           f"{blend['steps'][-1]:,}")
+        shipped = [f"{weight:g} of the mean of steps {mean[0]:,} to {step:,}" if mean else f"{weight:g} of step {step:,}"
+                   for step, weight, mean in blend_shares(config["blend"])]
     else:
         shipped = [f"validation (step {config['step']:,})"]
     for said in [f"for {config['trained_steps']:,} steps so far",
