@@ -70,7 +70,7 @@ def main(argv=None):
     pretrained = commands.add_parser("pretrained", help="train (or continue) the kit's pretrained transcriber, "
                                                         "blend two of its checkpoints, export it to hw/pretrained, "
                                                         "or print its validation curve")
-    pretrained.add_argument("action", choices=["train", "blend", "export", "table", "widen"])
+    pretrained.add_argument("action", choices=["train", "blend", "export", "table", "widen", "part"])
     pretrained.add_argument("--steps", type=int, default=200000, help="train until this step")
     pretrained.add_argument("--threads", type=int, default=1, help="CPU threads of the run")
     pretrained.add_argument("--augment", action="store_true",
@@ -172,7 +172,8 @@ def main(argv=None):
             print("wrote", collect(args.profile, model, seeds, spec["name"], runs, out))
     elif args.command == "pretrained":
         from .blend import WEIGHTS
-        from .pretrained import blend_pretrained, export_pretrained, readme_figures, train_pretrained, widen_pretrained
+        from .pretrained import (blend_pretrained, export_pretrained, part_pretrained, readme_figures, train_pretrained,
+                                 widen_pretrained)
         if args.action == "train":
             flags = [flag for flag, given in [("--augment", args.augment), ("--detune", args.detune)] if given]
             train_pretrained(args.steps, args.threads, args.data_path, flags=flags, learning_rate=args.learning_rate,
@@ -187,6 +188,8 @@ def main(argv=None):
             if not args.fc_unit:
                 parser.error("widen needs --fc_unit N: the run's new linear width, twice its width")
             widen_pretrained(args.fc_unit, checkpoint=args.checkpoint)
+        elif args.action == "part":
+            part_pretrained()
         else:
             print(readme_figures())
     elif args.command == "grade":

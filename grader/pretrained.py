@@ -9,6 +9,7 @@ spread over as many sittings as it takes, then exported to ONNX beside what it w
                                                         # hw/pretrained/ from the newest recipe's best validation
     python -m grader pretrained table                                  # hw/README.md's curve and figures
     python -m grader pretrained widen --fc_unit 256 [--checkpoint model-blend.pt]  # go on twice as wide
+    python -m grader pretrained part                    # a run widened before its copies were parted: part them
 
 The run is a reference run of its own (pretrained-run/<profile>/<model>-seed<N>/): the same train.py in a copy
 of the handout with the solutions' model.py, validating every VALIDATION_INTERVAL steps. Stopping it loses at
@@ -31,6 +32,7 @@ of that metrics.jsonl as the markdown table hw/README.md shows, the shipped step
 paragraph of test figures from peers.json, which `python bench/peers.py --pretrained --backend onnx --json
 hw/pretrained/peers.json` writes after an export. `widen` lets the run go on with wider linear layers from
 weights that compute what the narrower ones did (grader/widen.py); later sittings pass train.py the width.
+`part` pushes apart the unit copies of a run widened before widen parted them itself.
 """
 import contextlib
 import glob
@@ -121,6 +123,29 @@ def widen_pretrained(fc_unit, runs=RUNS, checkpoint="model-best.pt"):
     return newest
 
 
+def part_pretrained(runs=RUNS, noise=None):
+    """Part the unit copies of a widened run's newest checkpoint (grader/widen.py parted_state), in place, at its
+    step and with its optimizer state; the checkpoint as it was is kept as model-<step>-unparted.pt. The next
+    sitting records it (record_sitting). Returns the checkpoint's path."""
+    import torch
+    from .widen import PARTING_NOISE, parted_state
+    noise = PARTING_NOISE if noise is None else noise
+    logdir = os.path.join(run_folder(PROFILE, MODEL, SEED, runs), "log")
+    newest = newest_checkpoint(logdir)
+    if not newest or not checkpoint_width(newest):
+        sys.exit(f"error: {newest or 'no checkpoint in ' + logdir} is not of a widened run, whose linear units come "
+                 "in copies: only those can be parted (python -m grader pretrained widen first)")
+    checkpoint = torch.load(newest, map_location="cpu", weights_only=True)
+    step = checkpoint["step"]
+    parted = {**checkpoint, "model_state_dict": parted_state(checkpoint["model_state_dict"], noise, seed=step),
+              "parted": {"noise": noise, "at_step": step}}
+    torch.save(parted, newest + ".part")
+    os.replace(newest, newest.removesuffix(".pt") + "-unparted.pt")     # kept, under a name train skips
+    os.replace(newest + ".part", newest)
+    print(f"{newest}: the copies of its {checkpoint['fc_unit']} linear units parted (noise {noise:g}) at step {step}")
+    return newest
+
+
 @contextlib.contextmanager
 def checkpoint_weights_kept(logdir, into):
     """While the block runs, keep_checkpoint_weights every KEEP_EVERY_SECONDS, and once before and after it;
@@ -203,6 +228,10 @@ def record_sitting(folder, data_path, flags=(), learning_rate=None):
         if (before["data"], before.get("flags", [])) != (data, list(flags)) and os.path.exists(best):
             os.replace(best, os.path.join(log, f"model-best-until-{step}.pt"))
     record = {"from_step": step, "data": data, "flags": list(flags)}
+    if checkpoint:                          # written by widen or part, not by train.py: say what they did
+        import torch
+        made = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        record.update({key: made[key] for key in ("widened", "parted") if key in made})
     if learning_rate is not None:
         record["learning rate"] = [current_learning_rate(checkpoint) if checkpoint else None, learning_rate]
     os.makedirs(folder, exist_ok=True)
@@ -254,8 +283,9 @@ def composition(data_path):
 
 def data_history(folder, last_step, data_path):
     """The data and train.py flags of each span of steps, from sittings.jsonl (consecutive sittings with the
-    same data and flags joined, unless the later one restarted the learning rate: its span says from what
-    rate to what); a run from before the record was kept is taken to have trained on `data_path` throughout."""
+    same data and flags joined, unless the later one restarted the learning rate, or started from weights
+    widened or parted: its span says from what rate to what, or what was done); a run from before the record
+    was kept is taken to have trained on `data_path` throughout."""
     path = os.path.join(folder, SITTINGS)
     sittings = []
     if os.path.exists(path):
@@ -265,20 +295,20 @@ def data_history(folder, last_step, data_path):
         sittings = [{"from_step": 0, "data": data_identity(data_path)}]
     spans = []
     for sitting in sittings:
-        flags, restart = sitting.get("flags", []), sitting.get("learning rate")
-        if spans and (spans[-1]["data"], spans[-1]["flags"]) == (sitting["data"], flags) and not restart:
+        flags = sitting.get("flags", [])
+        events = {key: sitting[key] for key in ("learning rate", "widened", "parted") if key in sitting}
+        if spans and (spans[-1]["data"], spans[-1]["flags"]) == (sitting["data"], flags) and not events:
             continue
         if spans:
             spans[-1]["steps"][1] = sitting["from_step"]
-        spans.append({"steps": [sitting["from_step"], None], "data": sitting["data"], "flags": flags,
-                      **({"learning rate": restart} if restart else {})})
+        spans.append({"steps": [sitting["from_step"], None], "data": sitting["data"], "flags": flags, **events})
     spans[-1]["steps"][1] = last_step
     described = []
     for span in spans:                     # the composition too, where that data set is here, unchanged
         here = os.path.join(ROOT, span["data"]["path"])
         unchanged = os.path.exists(os.path.join(here, "data.json")) and data_identity(here) == span["data"]
         described.append({"steps": span["steps"], **span["data"], "flags": span["flags"],
-                          **{k: span[k] for k in ("learning rate",) if k in span},
+                          **{k: span[k] for k in ("learning rate", "widened", "parted") if k in span},
                           **({"composition": composition(here)} if unchanged else {})})
     return described
 
