@@ -54,6 +54,7 @@ OUT = os.path.join(ROOT, "hw", "pretrained")
 MODEL, PROFILE, SEED = "onf_full", "cpu", 42
 VALIDATION_INTERVAL = 2000
 SITTINGS = "sittings.jsonl"   # in the run's folder: each sitting's first step and data
+MADE_BY = ("widened", "parted")   # what widen and part record in the checkpoint they write, for the next sitting
 MAX_MEGABYTES = 25
 KEEP_EVERY_SECONDS = 5     # how often --keep_weights looks for a new checkpoint (a GPU writes one a minute)
 TABLE_EVERY = 8000         # steps between the columns of the README's validation curve (the last step is added)
@@ -115,9 +116,7 @@ def widen_pretrained(fc_unit, runs=RUNS, checkpoint="model-best.pt"):
         wide = widened_checkpoint(narrow, fc_unit, optimizer.state_dict(), source=os.path.basename(source))
     except ValueError as error:
         sys.exit(f"error: {error}")
-    torch.save(wide, newest + ".part")
-    os.replace(newest, newest.removesuffix(".pt") + f"-fc{last['fc_unit']}.pt")     # kept, under a name train skips
-    os.replace(newest + ".part", newest)
+    take_newest_place(newest, wide, kept_as=f"-fc{last['fc_unit']}")
     print(f"{newest}: the weights of {os.path.basename(source)}, {weights['fc_unit']} -> {fc_unit} units wide, "
           f"at step {last['step']}, learning rate {rate:.3g}")
     return newest
@@ -139,11 +138,18 @@ def part_pretrained(runs=RUNS, noise=None):
     step = checkpoint["step"]
     parted = {**checkpoint, "model_state_dict": parted_state(checkpoint["model_state_dict"], noise, seed=step),
               "parted": {"noise": noise, "at_step": step}}
-    torch.save(parted, newest + ".part")
-    os.replace(newest, newest.removesuffix(".pt") + "-unparted.pt")     # kept, under a name train skips
-    os.replace(newest + ".part", newest)
+    take_newest_place(newest, parted, kept_as="-unparted")
     print(f"{newest}: the copies of its {checkpoint['fc_unit']} linear units parted (noise {noise:g}) at step {step}")
     return newest
+
+
+def take_newest_place(newest, checkpoint, kept_as):
+    """Write `checkpoint` where the run's newest checkpoint was, keeping that one as model-<step><kept_as>.pt, a
+    name train skips (through a temporary file: an interrupted write leaves the old one)."""
+    import torch
+    torch.save(checkpoint, newest + ".part")
+    os.replace(newest, newest.removesuffix(".pt") + f"{kept_as}.pt")
+    os.replace(newest + ".part", newest)
 
 
 @contextlib.contextmanager
@@ -228,22 +234,16 @@ def record_sitting(folder, data_path, flags=(), learning_rate=None):
         if (before["data"], before.get("flags", [])) != (data, list(flags)) and os.path.exists(best):
             os.replace(best, os.path.join(log, f"model-best-until-{step}.pt"))
     record = {"from_step": step, "data": data, "flags": list(flags)}
-    if checkpoint:                          # written by widen or part, not by train.py: say what they did
+    if checkpoint:
         import torch
-        made = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        record.update({key: made[key] for key in ("widened", "parted") if key in made})
+        resumed = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        record.update({key: resumed[key] for key in MADE_BY if key in resumed})    # widen or part wrote it
     if learning_rate is not None:
-        record["learning rate"] = [current_learning_rate(checkpoint) if checkpoint else None, learning_rate]
+        rate = resumed["optimizer_state_dict"]["param_groups"][0]["lr"] if checkpoint else None
+        record["learning rate"] = [rate, learning_rate]
     os.makedirs(folder, exist_ok=True)
     with open(path, "a") as f:
         f.write(json.dumps(record) + "\n")
-
-
-def current_learning_rate(checkpoint_path):
-    """The learning rate the optimizer state in `checkpoint_path` would resume with."""
-    import torch
-    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-    return checkpoint["optimizer_state_dict"]["param_groups"][0]["lr"]
 
 
 def data_identity(data_path):
@@ -296,7 +296,7 @@ def data_history(folder, last_step, data_path):
     spans = []
     for sitting in sittings:
         flags = sitting.get("flags", [])
-        events = {key: sitting[key] for key in ("learning rate", "widened", "parted") if key in sitting}
+        events = {key: sitting[key] for key in ("learning rate", *MADE_BY) if key in sitting}
         if spans and (spans[-1]["data"], spans[-1]["flags"]) == (sitting["data"], flags) and not events:
             continue
         if spans:
@@ -308,7 +308,7 @@ def data_history(folder, last_step, data_path):
         here = os.path.join(ROOT, span["data"]["path"])
         unchanged = os.path.exists(os.path.join(here, "data.json")) and data_identity(here) == span["data"]
         described.append({"steps": span["steps"], **span["data"], "flags": span["flags"],
-                          **{k: span[k] for k in ("learning rate", "widened", "parted") if k in span},
+                          **{k: span[k] for k in ("learning rate", *MADE_BY) if k in span},
                           **({"composition": composition(here)} if unchanged else {})})
     return described
 

@@ -15,10 +15,11 @@ Exact copies read at equal weights get equal gradients, and only dropout, which 
 tells them apart: after 64,000 steps of the pretrained run (336,000 to 400,000) the two copies of a unit
 still differed by 3 to 8 % (the norm of their difference against a copy's). Adam gives both nearly the same
 update whatever their gradients' scale, and the run's validation note F1 stayed where the narrow run's had
-been (.855 to .867). So the copies are also parted (parted_state): a random n is added to one copy's incoming weights and taken from the
-other's. The stack's linear layer feeds its readers directly (no activation between), so a pair read at equal
-weights still sums to what the unit did: the model computes the same, but each copy now has a gradient of
-its own. A run widened before this can be parted in place (`python -m grader pretrained part`).
+been (.855 to .867). So the copies are also parted (parted_state): a random n is added to one copy's incoming
+weights and taken from the other's. The stack's linear layer feeds its readers directly (no activation
+between), so a pair read at equal weights still sums to what the unit did: the model computes the same, but
+each copy now has a gradient of its own. A run widened before this can be parted in place (`python -m grader
+pretrained part`).
 
 Works on any model whose stacks are named `<name>_conv_stack` and whose layers reading a stack are
 `<name>_lstm` (its first layer's input weights) or, without one, `<name>_fc` (the homework's models and the

@@ -205,8 +205,8 @@ def test_the_readme_shows_the_shipped_transcribers_measured_figures():
                     + (f", the learning rate back at {span['learning rate'][1]:g}" if "learning rate" in span else "")
                     for span in config["data"][1:]]
     if "blend" in config:                                          # python -m grader pretrained blend
-        shipped = [f"{weight:g} of the mean of steps {mean[0]:,} to {step:,}" if mean else f"{weight:g} of step {step:,}"
-                   for step, weight, mean in blend_shares(config["blend"])]
+        shipped = [f"{weight:g} of the mean of steps {mean[0]:,} to {step:,}" if mean
+                   else f"{weight:g} of step {step:,}" for step, weight, mean in blend_shares(config["blend"])]
     else:
         shipped = [f"validation (step {config['step']:,})"]
     for said in [f"for {config['trained_steps']:,} steps so far",
