@@ -31,7 +31,7 @@ from tqdm import tqdm
 from constants import FRAME_THRESHOLD, HOP_SIZE, MIN_MIDI, ONSET_THRESHOLD, SAMPLE_RATE
 from evaluate import evaluate_piece, extract_notes, load_model, probability
 from export import PRETRAINED, THRESHOLDS
-from tuning import estimate_tuning, resample, retime_roll
+from tuning import estimate_tuning, resample, retime_probabilities
 
 CHUNK_SECONDS = 30         # audio per forward pass
 CONTEXT_SECONDS = 2        # extra audio on each side of a chunk, so LSTMs see across the cut
@@ -98,9 +98,9 @@ def predict_in_tune(model, audio, device, cents, name=None):
     ratio = 2 ** (-cents / 1200)                   # the in-tune audio plays this many times faster
     frame_prob, onset_prob, velocity = predict(model, resample(torch.from_numpy(audio), ratio).numpy(), device, name)
 
-    def in_recording_frames(roll, one_frame=False):
-        return retime_roll(torch.from_numpy(roll), 1 / ratio, one_frame, frames=len(audio) // HOP_SIZE).numpy()
-    return (in_recording_frames(frame_prob), in_recording_frames(onset_prob, one_frame=True),
+    def in_recording_frames(roll):
+        return retime_probabilities(torch.from_numpy(roll), 1 / ratio, frames=len(audio) // HOP_SIZE).numpy()
+    return (in_recording_frames(frame_prob), in_recording_frames(onset_prob),
             None if velocity is None else in_recording_frames(velocity))
 
 

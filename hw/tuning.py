@@ -6,7 +6,8 @@ measures a recording's tuning and plays it in tune before transcribing it; train
 plays training crops out of tune, so that the model copes by itself.
 
 Moving audio by some cents here means resampling it: it plays 2 ** (cents / 1200) times faster, so its
-notes' times move too, and the label or probability rolls move with them (retime_roll).
+notes' times move too, and the label rolls (retime_roll) and probability rolls (retime_probabilities) move
+with them.
 """
 import numpy as np
 import torch
@@ -64,10 +65,10 @@ def resample(audio, ratio, length=None):
 
 
 def retime_roll(roll, ratio, one_frame, frames=None):
-    """A roll (frames x 88, labels or probabilities) for the audio played `ratio` times faster: frame t of
-    the result shows what was at time t * ratio. One-frame events (onsets, offsets) move to the frame their
-    time falls in, the largest value kept where two land together, so none is lost; `frames`: the result's
-    length (default: the roll's)."""
+    """A label roll (frames x 88) for the audio played `ratio` times faster: frame t of the result shows
+    what was at time t * ratio. One-frame events (onsets, offsets) move to the frame their time falls in, the
+    largest value kept where two land together, so none is lost; `frames`: the result's length (default: the
+    roll's)."""
     frames = roll.shape[0] if frames is None else frames
     if one_frame:
         target = torch.floor((torch.arange(roll.shape[0], device=roll.device) + 0.5) / ratio).long()
@@ -81,3 +82,12 @@ def retime_roll(roll, ratio, one_frame, frames=None):
     out = torch.zeros((frames, *roll.shape[1:]), dtype=roll.dtype, device=roll.device)
     out[inside] = roll[source[inside]]
     return out
+
+
+def retime_probabilities(roll, ratio, frames=None):
+    """A probability roll for the audio played `ratio` times faster: each frame shows the largest value of
+    the frames whose time falls in it, so no short peak is skipped, and a frame that none falls in (the audio
+    slowed down) shows the value at its time. Moved as one-frame events alone, a two-frame onset peak with
+    such a gap in it would read as a key struck twice."""
+    return torch.maximum(retime_roll(roll, ratio, one_frame=True, frames=frames),
+                         retime_roll(roll, ratio, one_frame=False, frames=frames))

@@ -10,8 +10,10 @@ import pretty_midi
 import soundfile
 import torch
 
-from export import PRETRAINED
-from tuning import estimate_tuning, resample
+from evaluate import extract_notes
+from export import PRETRAINED, OnnxModel
+from transcribe import predict
+from tuning import estimate_tuning, resample, retime_probabilities, retime_roll
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -67,3 +69,34 @@ def test_a_flat_recording_is_transcribed_in_tune(tiny_data, tmp_path):
     assert left.returncode == 0 and "cents" not in left.stdout
     wrong = transcribe("--pretrained", str(tmp_path / "flat.flac"), "--tuning", "flat")
     assert wrong.returncode == 2 and "'flat' is neither auto nor cents between -100 and 100" in wrong.stderr
+
+
+def test_probabilities_moved_to_another_tuning_keep_every_note_once(tiny_data):
+    """transcribe.py moves the probabilities of a recording played in tune back to the recording's frames:
+    slowed down or sped up 30 cents' worth, the pretrained transcriber's notes are the same notes."""
+    if not os.path.exists(PRETRAINED):
+        return
+    record = next(r for r in json.load(open(os.path.join(tiny_data, "data.json"))) if r["split"] == "test")
+    audio, _ = soundfile.read(os.path.join(tiny_data, record["audio_filename"]), dtype="float32")
+    frame, onset, _ = predict(OnnxModel(PRETRAINED, threads=2), audio, "cpu")
+    pitches, intervals, _ = extract_notes(onset, frame, None, 0.2, 0.4)
+    assert len(pitches) > 20
+    for ratio in (2 ** (-30 / 1200), 2 ** (30 / 1200)):            # the recording slower (flat), then faster
+        frames = int(len(onset) / ratio)
+        moved = [retime_probabilities(torch.from_numpy(roll), ratio, frames).numpy() for roll in (onset, frame)]
+        moved_pitches, moved_intervals, _ = extract_notes(*moved, None, 0.2, 0.4)
+        assert len(moved_pitches) == len(pitches), ratio
+        expected = np.floor((intervals[:, 0] + 0.5) / ratio)
+        order = np.lexsort((moved_intervals[:, 0], moved_pitches)), np.lexsort((expected, pitches))
+        assert np.array_equal(moved_pitches[order[0]], pitches[order[1]])
+        assert np.abs(moved_intervals[order[0], 0] - expected[order[1]]).max() <= 1
+    # A two-frame peak at each of 88 places in turn, one per key: slowed down, each is still one note. Moved
+    # as one-frame events, as labels are, a peak that a skipped frame falls in splits into two.
+    peaks = np.zeros((100, 88), np.float32)
+    for key in range(88):
+        peaks[key:key + 2, key] = 0.9
+    slower = 2 ** (-30 / 1200)
+    for moved, notes_per_key in [(retime_probabilities(torch.from_numpy(peaks), slower, 110), {1}),
+                                 (retime_roll(torch.from_numpy(peaks), slower, one_frame=True, frames=110), {1, 2})]:
+        struck = (moved.numpy() > 0.5) & ~np.vstack([np.zeros((1, 88), bool), moved.numpy()[:-1] > 0.5])
+        assert set(struck.sum(axis=0)) == notes_per_key
