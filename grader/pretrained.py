@@ -328,17 +328,17 @@ def earlier_compositions_kept(history, out=OUT):
 
 def shipped_checkpoint(runs=RUNS, out=OUT):
     """The run's checkpoint of the weights exported to `out` (model-best.pt, a model-best-until-*.pt once a
-    later recipe started a new best, or model-blend.pt), or None: a sitting may find a new best without a new
-    export."""
+    later recipe started a new best, model-blend.pt, or a blend kept under its own name, model-blend-*.pt), or
+    None: a sitting may find a new best without a new export."""
     import torch
     with open(os.path.join(out, "config.json")) as f:
         config = json.load(f)
     log = os.path.join(run_folder(PROFILE, MODEL, SEED, runs), "log")
-    for path in sorted(glob.glob(os.path.join(log, "model-best*.pt"))) + [os.path.join(log, BLEND)]:
-        if os.path.exists(path):
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-            if (checkpoint["step"], checkpoint.get("blend")) == (config["step"], config.get("blend")):
-                return path
+    kept = glob.glob(os.path.join(log, "model-best*.pt")) + glob.glob(os.path.join(log, "model-blend*.pt"))
+    for path in sorted(kept):
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        if (checkpoint["step"], checkpoint.get("blend")) == (config["step"], config.get("blend")):
+            return path
     return None
 
 

@@ -15,7 +15,8 @@ from grader.pretrained import (MODEL, PROFILE, RUNS, SEED, export_pretrained, pa
 from grader.reference import newest_checkpoint, run_folder
 from grader.widen import PARTING_NOISE, widened_state
 
-SHIPPED = os.path.join(run_folder(PROFILE, MODEL, SEED, RUNS), "log", "model-blend.pt")
+# The blend shipped before the run was widened at step 336,000: fc_unit 128, trained long.
+NARROW_BLEND = os.path.join(run_folder(PROFILE, MODEL, SEED, RUNS), "log", "model-blend.pt")
 
 
 def probabilities(checkpoint, audio):
@@ -38,7 +39,7 @@ def copies_apart(state):
 
 
 def test_the_widened_transcriber_hears_what_it_heard(tiny_data):
-    checkpoint = torch.load(SHIPPED, map_location="cpu", weights_only=True)   # the weights shipped, trained long
+    checkpoint = torch.load(NARROW_BLEND, map_location="cpu", weights_only=True)
     wide = {**checkpoint, "fc_unit": 2 * checkpoint["fc_unit"],
             "model_state_dict": widened_state(checkpoint["model_state_dict"], 2 * checkpoint["fc_unit"])}
     audio = first_clip(tiny_data)
