@@ -89,7 +89,7 @@ def main(argv=None):
     pretrained.add_argument("--weights", nargs="+", type=float, default=None,
                             help="blend: the later checkpoint's weights to try (default 0 0.3 0.5 0.7 1)")
     pretrained.add_argument("--checkpoint", default="model-best.pt",
-                            help="export and widen: which checkpoint of the run's log folder (e.g. model-blend.pt)")
+                            help="export and widen: which checkpoint of the run's log folder (e.g. model-blend-412000.pt)")
     pretrained.add_argument("--fc_unit", type=int, default=None,
                             help="widen: the run's new linear width (twice its width); training goes on from the "
                                  "widened --checkpoint")

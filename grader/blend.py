@@ -3,7 +3,7 @@
     python -m grader pretrained blend --checkpoints model-best-until-168000.pt model-196000.pt
     python -m grader pretrained train --steps 260000 --data_path data/large --keep_weights runs/stretch
     python -m grader pretrained blend --checkpoints model-best-until-168000.pt runs/stretch/model-2*.pt
-    python -m grader pretrained export --checkpoint model-blend.pt
+    python -m grader pretrained export --checkpoint model-blend-260000.pt
 
 A run that goes on from a good checkpoint with a new recipe (a restarted learning rate, random tunings) may
 gain on pieces unlike its validation pieces (a piano it never heard) while losing a little on them. The
@@ -17,9 +17,10 @@ shipped, say, widened or not): the new blend keeps its recipe. Each mix is expor
 offsets F1, in tune and on the same pieces played 25 cents flat and sharp at the thresholds chosen in tune (as
 bench/peers.py plays the test pieces). The out-of-tune pieces keep the rule from favouring a checkpoint from
 before `--detune`, which is best on in-tune pieces and brittle on others, without spending the test pieces to
-see it. The mix with the best mean over the three tunings is written to model-blend.pt in the run's log
-folder, with the steps, their weights and every mix's figures. Its weights only: training never resumes from
-it.
+see it. The mix with the best mean over the three tunings is written to model-blend-<step>.pt in the run's
+log folder (<step>: the later end's last step), with the steps, their weights and every mix's figures; a blend
+of that name already there is never replaced, as a shipped blend is what its export was made from. Its weights
+only: training never resumes from it.
 """
 import os
 import subprocess
@@ -30,7 +31,11 @@ from .thresholds import transcribed_pieces      # puts the handout (export.py, e
 
 WEIGHTS = (0.0, 0.3, 0.5, 0.7, 1.0)      # of the later end
 DETUNE = (-25, 25)                       # cents: the validation pieces are also played this far out of tune
-BLEND = "model-blend.pt"
+
+
+def blend_name(step):
+    """The file name of a blend whose later end ends at `step`."""
+    return f"model-blend-{step}.pt"
 
 
 def blended_weights(states, weights):
@@ -60,11 +65,11 @@ def tuning_scores(model, data_path, detune=DETUNE):
     return figures
 
 
-def blend_checkpoints(paths, weights, data_path, handout, out_path, detune=DETUNE):
+def blend_checkpoints(paths, weights, data_path, handout, out_folder, detune=DETUNE):
     """Score each blend of the earliest of the checkpoints `paths` with the mean of the others on the
     validation pieces of `data_path`, in tune and played `detune` cents sharp (exported with the export.py of
-    `handout`, a handout folder whose model.py defines the model), and write the best to `out_path`; returns
-    its checkpoint dictionary."""
+    `handout`, a handout folder whose model.py defines the model), and write the best to `out_folder` under
+    `blend_name` of its last step; returns the path written and its checkpoint dictionary."""
     import torch
     from export import OnnxModel
     loaded = [torch.load(path, map_location="cpu", weights_only=True) for path in paths]
@@ -77,6 +82,10 @@ def blend_checkpoints(paths, weights, data_path, handout, out_path, detune=DETUN
     config = {key: checkpoints[-1][key] for key in ("model_type", "cnn_unit", "fc_unit", "profile")}
     earlier, later = checkpoints[0], checkpoints[1:]
     steps = [earlier["step"], later[-1]["step"]]
+    out_path = os.path.join(out_folder, blend_name(steps[1]))
+    if os.path.exists(out_path):           # checked before the hour of scoring, not after it
+        sys.exit(f"error: {out_path} already exists (a blend that may have been shipped): rename it, or remove it "
+                 "if nothing was exported from it, and blend again")
     states = [checkpoint["model_state_dict"] for checkpoint in checkpoints]
     later_name = f"step {steps[1]}"
     if len(later) > 1:
@@ -105,7 +114,7 @@ def blend_checkpoints(paths, weights, data_path, handout, out_path, detune=DETUN
     chosen["validation"] = list(figures.values())
     torch.save(chosen, out_path + ".part")
     os.replace(out_path + ".part", out_path)
-    return chosen
+    return out_path, chosen
 
 
 def blend_shares(blend, share=1.0):

@@ -4,11 +4,11 @@ spread over as many sittings as it takes, then exported to ONNX beside what it w
     python -m grader pretrained train [--steps 200000] [--threads 1] [--data_path data/large] [--augment]
                                       [--detune] [--learning_rate LR]  # start, or continue where it stopped
                                       [--keep_weights DIR]             # and keep every checkpoint's weights
-    python -m grader pretrained blend --checkpoints A B [C ...]    # model-blend.pt: the best mix of their weights
-    python -m grader pretrained export [--checkpoint model-blend.pt]
+    python -m grader pretrained blend --checkpoints A B [C ...]    # model-blend-<step>.pt: the best mix of them
+    python -m grader pretrained export [--checkpoint model-blend-<step>.pt]
                                                         # hw/pretrained/ from the newest recipe's best validation
     python -m grader pretrained table                                  # hw/README.md's curve and figures
-    python -m grader pretrained widen --fc_unit 256 [--checkpoint model-blend.pt]  # go on twice as wide
+    python -m grader pretrained widen --fc_unit 256 [--checkpoint model-blend-<step>.pt]  # go on twice as wide
     python -m grader pretrained part                    # a run widened before its copies were parted: part them
 
 The run is a reference run of its own (pretrained-run/<profile>/<model>-seed<N>/): the same train.py in a copy
@@ -22,7 +22,7 @@ sittings.jsonl in the run's folder records which data and flags each span of ste
 restart the learning rate (--learning_rate): train.py's schedule, made for the homework's 10,000 steps, has
 cut it to a fiftieth by step 200,000, where a run learns next to nothing from a new recipe. `blend` mixes the
 weights of two of the run's checkpoints, or of one and the mean of several (grader/blend.py), into
-model-blend.pt, for `export --checkpoint`; train.py keeps only its newest checkpoint, so a sitting whose
+model-blend-<step>.pt, for `export --checkpoint`; train.py keeps only its newest checkpoint, so a sitting whose
 stretch is to be averaged keeps the weights of each checkpoint as it is written (--keep_weights, outside the
 committed run folder: about 9 MB each). `export` writes transcriber.onnx (weights and graph, no pickled
 objects; checked against torch on the test pieces; with the onset and frame thresholds that score best on the
@@ -45,7 +45,7 @@ import sys
 import textwrap
 import threading
 
-from .blend import BLEND, blend_checkpoints, blend_shares
+from .blend import blend_checkpoints, blend_shares
 from .reference import ROOT, checkpoint_step, copy_handout, newest_checkpoint, read_run, run_folder, train
 from .thresholds import choose_thresholds
 
@@ -91,7 +91,7 @@ def checkpoint_width(path):
 
 def widen_pretrained(fc_unit, runs=RUNS, checkpoint="model-best.pt"):
     """Go on training the run `fc_unit` wide (grader/widen.py): the weights of `checkpoint` (a name in the log
-    folder, e.g. model-blend.pt, or a path), widened, take the newest checkpoint's place (at its step, with a
+    folder, e.g. model-blend-<step>.pt, or a path), widened, take the newest checkpoint's place (at its step, with a
     fresh optimizer at the rate it had; the newest is kept as model-<step>-fc<width>.pt). Sittings after it train
     at that width (train.py --fc_unit, recorded in sittings.jsonl); model-best.pt is then chosen among the wider
     model's weights. Returns the checkpoint's path."""
@@ -328,8 +328,8 @@ def earlier_compositions_kept(history, out=OUT):
 
 def shipped_checkpoint(runs=RUNS, out=OUT):
     """The run's checkpoint of the weights exported to `out` (model-best.pt, a model-best-until-*.pt once a
-    later recipe started a new best, model-blend.pt, or a blend kept under its own name, model-blend-*.pt), or
-    None: a sitting may find a new best without a new export."""
+    later recipe started a new best, or a blend: model-blend-<step>.pt, or model-blend.pt as the first was
+    named), or None: a sitting may find a new best without a new export."""
     import torch
     with open(os.path.join(out, "config.json")) as f:
         config = json.load(f)
@@ -343,8 +343,9 @@ def shipped_checkpoint(runs=RUNS, out=OUT):
 
 
 def blend_pretrained(checkpoints, weights, data_path, runs=RUNS):
-    """model-blend.pt in the run's log folder: the best mix of the earliest of `checkpoints` (file names in
-    the log folder, or paths) with the mean of the others (grader/blend.py)."""
+    """model-blend-<step>.pt in the run's log folder: the best mix of the earliest of `checkpoints` (file
+    names in the log folder, or paths) with the mean of the others (grader/blend.py); returns its checkpoint
+    dictionary."""
     folder = run_folder(PROFILE, MODEL, SEED, runs)
     logdir = os.path.join(folder, "log")
     paths = [name if os.path.exists(name) else os.path.join(logdir, name) for name in checkpoints]
@@ -355,16 +356,16 @@ def blend_pretrained(checkpoints, weights, data_path, runs=RUNS):
     if len(paths) < 2:
         sys.exit("blend needs two or more checkpoints: the earliest is mixed with the mean of the others")
     copy_handout(os.path.join(folder, "hw"))
-    blended = blend_checkpoints(paths, weights, data_path, os.path.join(folder, "hw"), os.path.join(logdir, BLEND))
+    path, blended = blend_checkpoints(paths, weights, data_path, os.path.join(folder, "hw"), logdir)
     mean = blended["blend"].get("later_mean_of")
-    print(f"wrote {os.path.join(logdir, BLEND)}: weights {blended['blend']['weights']} of steps "
+    print(f"wrote {path}: weights {blended['blend']['weights']} of steps "
           f"{blended['blend']['steps']}" + (f", the later the mean of steps {mean}" if mean else ""))
     return blended
 
 
 def export_pretrained(data_path, runs=RUNS, out=OUT, checkpoint="model-best.pt"):
     """hw/pretrained/ from the run's model-best.pt (or another checkpoint of its log folder, such as
-    model-blend.pt); returns the ONNX file's path."""
+    model-blend-<step>.pt); returns the ONNX file's path."""
     folder = run_folder(PROFILE, MODEL, SEED, runs)
     logdir = os.path.join(folder, "log")
     best = os.path.join(logdir, checkpoint)

@@ -15,7 +15,7 @@ import torch
 from constants import FRAME_SWEEP, ONSET_SWEEP
 from data.render import PIANOS, UNSEEN_PIANO
 from data.synth import BUILD_VERSION
-from grader.blend import BLEND, blend_shares, blended_weights
+from grader.blend import blend_name, blend_shares, blended_weights
 from grader.pretrained import (MODEL, OUT, PROFILE, RUNS, SEED, blend_pretrained, curve_table, data_history,
                                earlier_compositions_kept, export_pretrained, figures_paragraph, readme_figures,
                                shipped_checkpoint, train_pretrained)
@@ -134,10 +134,10 @@ def test_a_blend_of_two_checkpoints_is_chosen_on_validation_and_exported(tiny_da
     expected = blended_weights([first, second], [1 - chosen, chosen])
     assert all(torch.allclose(blended["model_state_dict"][k].double(), expected[k].double()) for k in first)
     assert "optimizer_state_dict" not in blended                     # weights only: never resumed from
-    path = export_pretrained(tiny_data, runs, out, checkpoint=BLEND)
+    path = export_pretrained(tiny_data, runs, out, checkpoint=blend_name(4))
     config = json.load(open(os.path.join(out, "config.json")))
-    assert config["checkpoint"] == BLEND and config["blend"] == blended["blend"] and len(config["validation"]) == 3
-    assert shipped_checkpoint(runs, out) == os.path.join(logdir, BLEND)
+    assert config["checkpoint"] == "model-blend-4.pt" and config["blend"] == blended["blend"]
+    assert len(config["validation"]) == 3 and shipped_checkpoint(runs, out) == os.path.join(logdir, "model-blend-4.pt")
     header = curve_table(out, every=4).splitlines()[0]
     if 0 < chosen < 1:
         assert f"2 (shipped, x{1 - chosen:g})" in header and f"4 (shipped, x{chosen:g})" in header
@@ -146,6 +146,10 @@ def test_a_blend_of_two_checkpoints_is_chosen_on_validation_and_exported(tiny_da
     assert os.path.getsize(path) < 25 * 2 ** 20
     with pytest.raises(SystemExit, match="name two or more checkpoints"):
         blend_pretrained(["model-4.pt", "model-3.pt"], [0.5], tiny_data, runs)
+    shipped = open(os.path.join(logdir, "model-blend-4.pt"), "rb").read()
+    with pytest.raises(SystemExit, match="model-blend-4.pt already exists"):     # the shipped blend is never replaced
+        blend_pretrained(["model-4.pt", os.path.join(stretch, "model-2.pt")], [1.0], tiny_data, runs)
+    assert open(os.path.join(logdir, "model-blend-4.pt"), "rb").read() == shipped
 
     # The later end may be the mean of a stretch of checkpoints (their kept weights, or names in the log folder).
     train_pretrained(6, 1, tiny_data, runs, keep_weights=stretch)
@@ -155,16 +159,16 @@ def test_a_blend_of_two_checkpoints_is_chosen_on_validation_and_exported(tiny_da
     assert blended["blend"] == {"steps": [2, 6], "weights": [0.5, 0.5], "later_mean_of": [4, 6]}
     assert torch.allclose(blended["model_state_dict"][name].double(),
                           (2 * first[name].double() + second[name].double() + third[name].double()) / 4)
-    export_pretrained(tiny_data, runs, out, checkpoint=BLEND)
+    export_pretrained(tiny_data, runs, out, checkpoint=blend_name(6))
     assert "6 (shipped, x0.5 in the mean of 4-6)" in curve_table(out, every=4).splitlines()[0]
 
     # A blend may be the earlier end of the next one; the new blend keeps its recipe, and the table its steps.
     earlier = blended
     train_pretrained(8, 1, tiny_data, runs)
-    blended = blend_pretrained([BLEND, "model-8.pt"], [0.5], tiny_data, runs)
+    blended = blend_pretrained([blend_name(6), "model-8.pt"], [0.5], tiny_data, runs)
     assert blended["blend"]["steps"] == [6, 8] and blended["blend"]["earlier"] == {"blend": earlier["blend"]}
     assert blend_shares(blended["blend"]) == [(2, 0.25, None), (6, 0.25, [4, 6]), (8, 0.5, None)]
-    export_pretrained(tiny_data, runs, out, checkpoint=BLEND)
+    export_pretrained(tiny_data, runs, out, checkpoint=blend_name(8))
     header = curve_table(out, every=4).splitlines()[0]
     for mark in ("2 (shipped, x0.25)", "6 (shipped, x0.25 in the mean of 4-6)", "8 (shipped, x0.5)"):
         assert mark in header
