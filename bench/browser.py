@@ -4,27 +4,37 @@ import functools
 import http.server
 import shutil
 import threading
+import time
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    delays = {}               # path (e.g. "/model.json") -> seconds to wait before answering, as a slow network
+
+    def do_GET(self):
+        time.sleep(self.delays.get(self.path, 0))
+        super().do_GET()
+
     def log_message(self, *args):
         pass
 
 
-def serve(folder):
-    """A quiet HTTP server of the folder on a free port of 127.0.0.1, in a thread."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
+def serve(folder, delays=None):
+    """A quiet HTTP server of the folder on a free port of 127.0.0.1, in a thread; each path in `delays` is
+    answered that many seconds late (each request has a thread of its own, so nothing else waits)."""
+    handler = type("Handler", (QuietHandler,), {"delays": delays or {}})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
-def open_in_chromium(folder, query, upload, screenshot=None):
-    """Upload a file to the page; returns window.transcription, the status line, the console errors and,
-    when it found notes, the bytes of the MIDI file it offers (after pressing play and stop)."""
+def open_in_chromium(folder, query, upload, screenshot=None, delays=None):
+    """Upload a file to the page (its files served late by `delays`, as `serve`); returns window.transcription,
+    the status line, the console errors and, when it found notes, the bytes of the MIDI file it offers (after
+    pressing play and stop)."""
     from playwright.sync_api import sync_playwright
-    server = serve(folder)
+    server = serve(folder, delays)
     midi = None
     try:
         with sync_playwright() as playwright:

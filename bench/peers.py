@@ -12,7 +12,9 @@ group whole, in 30 s chunks as transcribe.py does, at their own thresholds (thos
 else 0.5) or, with --thresholds validation, at those that score best on the validation pieces
 (grader/thresholds.py; basic-pitch keeps its own tuned defaults). All are scored with the kit's own note
 matching (mir_eval's rules: onsets within 50 ms; offsets within 20 % or 50 ms for note-with-offsets)
-against the notes of the piece's MIDI file as the loader reads them. Printed: note F1 and
+against the notes of the piece's MIDI file as the loader reads them, each at the middle of its frames (as
+transcribe.py times the notes it finds: a reference at the frame's start would be 16 ms early on average,
+which the kit's notes share and basic-pitch's, timed finer, would pay for). Printed: note F1 and
 note-with-offsets F1 overall, per piano, per room family and on the densest pieces (notes per second);
 the share of the reference notes each finds in each register of the keyboard (all pieces pooled: where
 the misses are); how many of each one's extra notes sit on a played note's second, third or fourth
@@ -43,15 +45,15 @@ from mir_eval.util import hz_to_midi, midi_to_hz
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "solutions"), os.path.join(ROOT, "hw")]     # the solutions' models load too
-from constants import SAMPLE_RATE  # noqa: E402
+from constants import MIN_MIDI, SAMPLE_RATE  # noqa: E402
 from dataset import MAESTRO_small, read_records  # noqa: E402
-from evaluate import extract_notes, load_model, note_scores, to_mir_eval  # noqa: E402
+from evaluate import extract_notes, load_model, note_scores  # noqa: E402
 from export import THRESHOLDS, OnnxModel, as_onnx  # noqa: E402
 from tuning import resample  # noqa: E402
 from data.npm_samples import sha256  # noqa: E402
 from grader.reference import source_commit  # noqa: E402
 from train import cpu_name  # noqa: E402
-from transcribe import PRETRAINED, measured_tuning, predict_in_tune  # noqa: E402
+from transcribe import PRETRAINED, measured_tuning, note_seconds, predict_in_tune  # noqa: E402
 
 PEER_VENV = os.path.join(ROOT, "runs", "peers-venv")
 PEER_PACKAGES = [["onnxruntime==1.23.2", "librosa==0.11.0", "resampy<0.4.3", "scikit-learn", "mir_eval==0.8.2",
@@ -92,7 +94,7 @@ def peer_python():
 def reference_notes(piece):
     """The piece's notes as the loader reads them (frames of 32 ms): (intervals in seconds, pitches in Hz)."""
     notes = piece["notes"]                       # rows: onset frame, offset frame, key 0-87, velocity
-    return to_mir_eval(notes[:, 2].astype(int), notes[:, :2])
+    return note_seconds(notes[:, :2]), midi_to_hz(notes[:, 2] + MIN_MIDI)
 
 
 def scores(reference, estimate):
@@ -142,7 +144,7 @@ def kit_transcriptions(model, recordings, thresholds, retune=False):
         cents = measured_tuning(audio) if retune else 0.0
         frame_prob, onset_prob, _ = predict_in_tune(model, audio, "cpu", cents)
         pitches, intervals, _ = extract_notes(onset_prob, frame_prob, **thresholds)
-        results.append((to_mir_eval(pitches, intervals), time.perf_counter() - started))
+        results.append(((note_seconds(intervals), midi_to_hz(pitches + MIN_MIDI)), time.perf_counter() - started))
     return results
 
 

@@ -54,7 +54,9 @@ def extract_notes(onsets, frames, velocity=None, onset_threshold=ONSET_THRESHOLD
 
 
 def to_mir_eval(pitches, intervals):
-    """Frame intervals to seconds and key indices to Hz, as mir_eval wants them."""
+    """Frame intervals to seconds and key indices to Hz, as mir_eval wants them. Each note is timed at its
+    frame's start: scores compare frames with frames, where any common shift cancels (the MIDI files of
+    transcribe.py time notes at their frame's middle, note_seconds)."""
     seconds = intervals.astype(np.float64).reshape(-1, 2) * HOP_SIZE / SAMPLE_RATE
     return seconds, midi_to_hz(pitches + MIN_MIDI)
 

@@ -104,11 +104,18 @@ def predict_in_tune(model, audio, device, cents, name=None):
             None if velocity is None else in_recording_frames(velocity))
 
 
+def note_seconds(intervals):
+    """[start, end) frames to seconds. A note is labelled in the frame its start falls in (dataset.py rounds
+    down), so a note found in frame i started somewhere inside it: the frame's middle is the best guess, where
+    the frame's start would put every note 16 ms early."""
+    return (np.asarray(intervals, dtype=np.float64) + 0.5) * HOP_SIZE / SAMPLE_RATE
+
+
 def write_midi(path, pitches, intervals, velocities=None):
     import pretty_midi
     midi = pretty_midi.PrettyMIDI()
     piano = pretty_midi.Instrument(program=0, name="Piano")
-    seconds = intervals * HOP_SIZE / SAMPLE_RATE
+    seconds = note_seconds(intervals)
     for i, (pitch, (start, end)) in enumerate(zip(pitches, seconds)):
         velocity = (int(round(VELOCITY_SCALE * velocities[i] + VELOCITY_OFFSET)) if velocities is not None
                     else CONSTANT_VELOCITY)
@@ -144,7 +151,7 @@ def draw(path, audio, frame_prob, pitches, intervals, title, reference=None):
     width = 4 + visible / 2
     fig, axes = plt.subplots(2 * rows, 1, figsize=(width, 4.5 * rows), squeeze=False,
                              gridspec_kw={"height_ratios": [1, 2] * rows})
-    starts = intervals[:, 0] / frames_per_second
+    starts = note_seconds(intervals)[:, 0]
     for row in range(rows):
         first, last = row * row_frames, min((row + 1) * row_frames, len(frame_prob))
         span = [first / frames_per_second, last / frames_per_second]

@@ -6,11 +6,12 @@ const SECONDS_PER_FRAME = HOP_SIZE / SAMPLE_RATE;
 const CONSTANT_VELOCITY = 80;                 // as transcribe.py, for models that do not predict velocity
 const TUNING_TOLERANCE = 8;                   // cents from A = 440 Hz left as they are, as in transcribe.py
 const query = new URLSearchParams(location.search);
-// The address's thresholds, else the model's own (model.json, once read), else 0.5.
+// The address's thresholds, else the model's own (from model.json), else 0.5.
 const thresholdsFor = (model) => ({
   onsetThreshold: Number(query.get("onset_threshold") || model.onset_threshold || 0.5),
   frameThreshold: Number(query.get("frame_threshold") || model.frame_threshold || 0.5)});
-let thresholds = thresholdsFor({});
+// A file dropped before model.json arrives waits for it: it carries the model's thresholds.
+const modelInfo = fetch("model.json").then((r) => r.json()).catch(() => ({}));
 const $ = (id) => document.getElementById(id);
 window.transcription = {done: false, notes: []};
 let playing = null;
@@ -38,7 +39,7 @@ async function readAudio(file, rate = SAMPLE_RATE) {
   return mono;
 }
 
-function transcribeInWorker(audio) {
+function transcribeInWorker(audio, thresholds) {
   return new Promise((resolve, reject) => {
     const worker = new Worker("worker.js");
     worker.onmessage = ({data}) => {
@@ -51,10 +52,15 @@ function transcribeInWorker(audio) {
   });
 }
 
+// A note found in frame i started somewhere inside it: its time is the frame's middle (transcribe.py's note_seconds).
+function frameSeconds(frame) {
+  return (frame + 0.5) * SECONDS_PER_FRAME;
+}
+
 // `stretch`: seconds of the recording per second of the audio transcribed (not 1 when played in tune).
 function asMidiNotes(result, stretch = 1) {
   return result.notes.map((n) => ({
-    pitch: n.key + MIN_MIDI, start: n.start * SECONDS_PER_FRAME * stretch, end: n.end * SECONDS_PER_FRAME * stretch,
+    pitch: n.key + MIN_MIDI, start: frameSeconds(n.start) * stretch, end: frameSeconds(n.end) * stretch,
     velocity: result.hasVelocity ? Math.round(80 * n.velocity + 10) : CONSTANT_VELOCITY,
   }));
 }
@@ -80,7 +86,7 @@ function draw(result, notes) {
   ctx.putImageData(image, 0, 0);
   ctx.fillStyle = "rgba(200, 0, 0, 0.8)";
   for (const n of notes) {
-    ctx.fillRect(n.start / SECONDS_PER_FRAME, (87 - (n.pitch - MIN_MIDI)) * 3,
+    ctx.fillRect(Math.floor(n.start / SECONDS_PER_FRAME), (87 - (n.pitch - MIN_MIDI)) * 3,
                  Math.max((n.end - n.start) / SECONDS_PER_FRAME, 1), 3);
   }
 }
@@ -142,7 +148,8 @@ async function handle(file) {
     const started = performance.now();
     const inTune = cents ? await readAudio(file, Math.round(SAMPLE_RATE * 2 ** (cents / 1200))) : audio;
     const stretch = seconds / (inTune.length / SAMPLE_RATE);           // before the worker takes the audio
-    const result = await transcribeInWorker(inTune);
+    const thresholds = thresholdsFor(await modelInfo);
+    const result = await transcribeInWorker(inTune, thresholds);
     const notes = asMidiNotes(result, stretch);
     const took = (performance.now() - started) / 1000;
     say(`${file.name}: ${seconds.toFixed(1)} s${tuned}, ${notes.length} notes (transcribed in ${took.toFixed(1)} s).`);
@@ -152,7 +159,7 @@ async function handle(file) {
     $("play").onclick = () => play(notes);
     $("stop").onclick = stop;
     $("result").classList.remove("hidden");
-    window.transcription = {done: true, notes, seconds, transcribeSeconds: took, thresholds: {...thresholds},
+    window.transcription = {done: true, notes, seconds, transcribeSeconds: took, thresholds,
                             tuning: cents};
   } catch (error) {
     say(error.message, true);
@@ -170,7 +177,6 @@ $("drop").addEventListener("drop", (event) => {
   $("drop").classList.remove("over");
   if (event.dataTransfer.files.length) handle(event.dataTransfer.files[0]);
 });
-fetch("model.json").then((r) => r.json()).then((info) => {
-  $("model").textContent += ` Model: ${info.description}.`;
-  thresholds = thresholdsFor(info);
-}).catch(() => {});
+modelInfo.then((info) => {
+  if (info.description) $("model").textContent += ` Model: ${info.description}.`;
+});
