@@ -83,7 +83,7 @@ def blend_checkpoints(paths, weights, data_path, handout, out_folder, detune=DET
     earlier, later = checkpoints[0], checkpoints[1:]
     steps = [earlier["step"], later[-1]["step"]]
     out_path = os.path.join(out_folder, blend_name(steps[1]))
-    if os.path.exists(out_path):           # checked before the hour of scoring, not after it
+    if os.path.exists(out_path):           # checked before the minutes of scoring, not after them
         sys.exit(f"error: {out_path} already exists (a blend that may have been shipped): rename it, or remove it "
                  "if nothing was exported from it, and blend again")
     states = [checkpoint["model_state_dict"] for checkpoint in checkpoints]
