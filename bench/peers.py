@@ -91,10 +91,16 @@ def peer_python():
     return python
 
 
+def timed_notes(keys, intervals):
+    """Notes on the loader's frames as mir_eval wants them, timed as transcribe.py times its MIDI: (intervals
+    in seconds, each at the middle of its frames; pitches in Hz)."""
+    return note_seconds(intervals), midi_to_hz(np.asarray(keys) + MIN_MIDI)
+
+
 def reference_notes(piece):
     """The piece's notes as the loader reads them (frames of 32 ms): (intervals in seconds, pitches in Hz)."""
     notes = piece["notes"]                       # rows: onset frame, offset frame, key 0-87, velocity
-    return note_seconds(notes[:, :2]), midi_to_hz(notes[:, 2] + MIN_MIDI)
+    return timed_notes(notes[:, 2], notes[:, :2])
 
 
 def scores(reference, estimate):
@@ -144,7 +150,7 @@ def kit_transcriptions(model, recordings, thresholds, retune=False):
         cents = measured_tuning(audio) if retune else 0.0
         frame_prob, onset_prob, _ = predict_in_tune(model, audio, "cpu", cents)
         pitches, intervals, _ = extract_notes(onset_prob, frame_prob, **thresholds)
-        results.append(((note_seconds(intervals), midi_to_hz(pitches + MIN_MIDI)), time.perf_counter() - started))
+        results.append((timed_notes(pitches, intervals), time.perf_counter() - started))
     return results
 
 
