@@ -2,7 +2,7 @@
 
     python bench/peers.py [CHECKPOINT ...] [--pretrained] [--backend torch onnx] [--data_path data/default]
                           [--group test] [--densest 10] [--thresholds own|validation]
-                          [--detune CENTS ...] [--json FILE]
+                          [--detune CENTS ...] [--noise DB ...] [--json FILE]
 
 Each checkpoint (a train.py .pt, or an .onnx from export.py) runs on each --backend it can (a .pt on torch,
 and on onnxruntime through an export made on the spot; an .onnx on onnxruntime); --pretrained adds the
@@ -23,7 +23,9 @@ overall and per piano; and the seconds each needs per minute of audio on this ma
 scores of every piece played so many cents sharp (or flat, when negative), as a piano not tuned to A = 440 Hz
 plays it: resampled as train.py --detune resamples, so a little faster or slower, its notes' times scaled to
 match; and those of the kit's models when they first play it in tune again, as transcribe.py does (a row
-"retuned", where basic-pitch's figures repeat). --json writes the same figures to a file, with the command,
+"retuned", where basic-pitch's figures repeat). --noise adds the scores of every piece with pink noise so
+many dB under its level, as in a recording made in a noisy room (the same noise for every system, drawn as
+grader/thresholds.py draws it for the validation pieces). --json writes the same figures to a file, with the command,
 commit and machine that measured them.
 
 basic-pitch is never a dependency of the kit: the first run installs it, with onnxruntime, into its own
@@ -52,6 +54,7 @@ from export import THRESHOLDS, OnnxModel, as_onnx  # noqa: E402
 from tuning import resample  # noqa: E402
 from data.npm_samples import sha256  # noqa: E402
 from grader.reference import source_commit  # noqa: E402
+from grader.thresholds import in_pink_noise  # noqa: E402
 from train import cpu_name  # noqa: E402
 from transcribe import PRETRAINED, measured_tuning, note_seconds, predict_in_tune  # noqa: E402
 
@@ -214,6 +217,8 @@ def main():
                         help="each model's own thresholds, or those chosen on the validation pieces of --data_path")
     parser.add_argument("--detune", nargs="+", type=float, default=[], metavar="CENTS",
                         help="also score every piece played this many cents sharp (negative: flat)")
+    parser.add_argument("--noise", nargs="+", type=float, default=[], metavar="DB",
+                        help="also score every piece with pink noise this many dB under it")
     parser.add_argument("--json", metavar="FILE", help="also write the figures there, with the command, commit and "
                         "machine (hw/pretrained/peers.json for the shipped transcriber)")
     args = parser.parse_args()
@@ -239,6 +244,7 @@ def main():
     systems["basic-pitch"] = peer_transcriptions([piece["path"] for piece in dataset.pieces])
     per_piece = {name: [scores(ref, est) for ref, (est, _) in zip(references, rows)] for name, rows in systems.items()}
     detuned = {cents: detuned_scores(cents, recordings, references, models) for cents in args.detune}
+    noisy = {snr_db: noisy_scores(snr_db, recordings, references, models) for snr_db in args.noise}
 
     groups = {"all": list(range(len(dataset.pieces)))}
     for kind, field in [("piano", lambda r: r.get("piano")), ("room family", lambda r: (r.get("room") or {}).get("family"))]:
@@ -262,6 +268,8 @@ def main():
         figures["groups"][f"all, played {cents:+g} cents"] = group_means(rows, every_piece, as_run)
         figures["groups"][f"all, played {cents:+g} cents, retuned"] = group_means(
             rows, every_piece, {name: f"{name}, retuned" if name in models else name for name in systems})
+    for snr_db, rows in noisy.items():
+        figures["groups"][f"all, pink noise {snr_db:g} dB under"] = group_means(rows, every_piece, as_run)
     for register, low, high in REGISTERS:
         found = {name: np.sum([register_recall(ref, est, low, high) for ref, (est, _) in zip(references, rows)], axis=0)
                  for name, rows in systems.items()}
@@ -303,12 +311,26 @@ def detuned_scores(cents, recordings, references, models):
     systems = {name: kit_transcriptions(model, played, thresholds) for name, (model, thresholds) in models.items()}
     systems.update({f"{name}, retuned": kit_transcriptions(model, played, thresholds, retune=True)
                     for name, (model, thresholds) in models.items()})
-    with tempfile.TemporaryDirectory() as folder:
-        paths = [os.path.join(folder, f"{index:03d}.flac") for index in range(len(played))]
-        for path, audio in zip(paths, played):
-            soundfile.write(path, audio, SAMPLE_RATE, subtype="PCM_16")
-        systems["basic-pitch"] = peer_transcriptions(paths)
+    systems["basic-pitch"] = peer_transcriptions_of(played)
     return {name: [scores(ref, est) for ref, (est, _) in zip(moved, rows)] for name, rows in systems.items()}
+
+
+def noisy_scores(snr_db, recordings, references, models):
+    """name -> per-recording scores of every system on the recordings with pink noise `snr_db` dB under them."""
+    played = [in_pink_noise(torch.from_numpy(audio), snr_db, seed=index).numpy()
+              for index, audio in enumerate(recordings)]
+    systems = {name: kit_transcriptions(model, played, thresholds) for name, (model, thresholds) in models.items()}
+    systems["basic-pitch"] = peer_transcriptions_of(played)
+    return {name: [scores(ref, est) for ref, (est, _) in zip(references, rows)] for name, rows in systems.items()}
+
+
+def peer_transcriptions_of(recordings):
+    """basic-pitch's transcriptions of audio arrays (written as 16-bit FLAC files for it to read)."""
+    with tempfile.TemporaryDirectory() as folder:
+        paths = [os.path.join(folder, f"{index:03d}.flac") for index in range(len(recordings))]
+        for path, audio in zip(paths, recordings):
+            soundfile.write(path, np.clip(audio, -1, 1), SAMPLE_RATE, subtype="PCM_16")
+        return peer_transcriptions(paths)
 
 
 def table_lines(figures, systems):

@@ -6,7 +6,7 @@
     python -m grader reference --profile cpu [--set {5k,quick,debug}] [--models ...] [--seeds ...] [--skip_test]
                                        train (or resume) the reference runs, then write hw/log_examples
     python -m grader pretrained {train,blend,export,table} [--steps N] [--data_path DIR] [--augment] [--detune]
-                                       [--learning_rate LR] [--keep_weights DIR] [--checkpoints A B]
+                                       [--noise] [--learning_rate LR] [--keep_weights DIR] [--checkpoints A B]
                                        [--checkpoint NAME]
                                        the kit's pretrained transcriber: train (resumable), then hw/pretrained
     python -m grader grade SUBMISSION [--out results.json] [--metric-check {none,quick,5k}] [--test_data DIR]
@@ -77,6 +77,8 @@ def main(argv=None):
                             help="train with train.py --augment (random equalisers) from this sitting on")
     pretrained.add_argument("--detune", action="store_true",
                             help="train with train.py --detune (random tunings) from this sitting on")
+    pretrained.add_argument("--noise", action="store_true",
+                            help="train with train.py --noise (background noise) from this sitting on")
     pretrained.add_argument("--learning_rate", type=float, default=None,
                             help="train: restart the learning rate at this value (train.py decays it from there)")
     pretrained.add_argument("--keep_weights", metavar="DIR",
@@ -175,7 +177,8 @@ def main(argv=None):
         from .pretrained import (blend_pretrained, export_pretrained, part_pretrained, readme_figures, train_pretrained,
                                  widen_pretrained)
         if args.action == "train":
-            flags = [flag for flag, given in [("--augment", args.augment), ("--detune", args.detune)] if given]
+            flags = [flag for flag, given in [("--augment", args.augment), ("--detune", args.detune),
+                                              ("--noise", args.noise)] if given]
             train_pretrained(args.steps, args.threads, args.data_path, flags=flags, learning_rate=args.learning_rate,
                              keep_weights=args.keep_weights)
         elif args.action == "blend":

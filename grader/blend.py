@@ -13,14 +13,15 @@ later end may itself be the mean of several checkpoints of one stretch of traini
 averaging, Izmailov et al., 2018): with a small batch, each checkpoint lies a random step away from where the
 stretch was heading, and their mean lies closer. The earlier end may itself be an earlier blend (the weights
 shipped, say, widened or not): the new blend keeps its recipe. Each mix is exported and transcribed as
-`export` ships it (ONNX, whole validation pieces, thresholds swept) and scored by note F1 plus note-with-
-offsets F1, in tune and on the same pieces played 25 cents flat and sharp at the thresholds chosen in tune (as
-bench/peers.py plays the test pieces). The out-of-tune pieces keep the rule from favouring a checkpoint from
-before `--detune`, which is best on in-tune pieces and brittle on others, without spending the test pieces to
-see it. The mix with the best mean over the three tunings is written to model-blend-<step>.pt in the run's
-log folder (<step>: the later end's last step), with the steps, their weights and every mix's figures; a blend
-of that name already there is never replaced, as a shipped blend is what its export was made from. Its weights
-only: training never resumes from it.
+`export` ships it (ONNX, whole validation pieces, thresholds swept) and scored by note F1 plus
+note-with-offsets F1, in tune, on the same pieces played 25 cents flat and sharp, and with pink noise 20 dB
+under them, the last three at the thresholds chosen in tune (as bench/peers.py plays the test pieces). The
+out-of-tune pieces keep the rule from favouring a checkpoint from before `--detune`, which is best on in-tune
+pieces and brittle on others, without spending the test pieces to see it; the noisy ones do the same for
+recordings made in noisy rooms, which the validation pieces' rooms are not. The mix with the best mean over
+the four is written to model-blend-<step>.pt in the run's log folder (<step>: the later end's last step), with
+the steps, their weights and every mix's figures; a blend of that name already there is never replaced, as a
+shipped blend is what its export was made from. Its weights only: training never resumes from it.
 """
 import os
 import subprocess
@@ -31,6 +32,7 @@ from .thresholds import transcribed_pieces      # puts the handout (export.py, e
 
 WEIGHTS = (0.0, 0.3, 0.5, 0.7, 1.0)      # of the later end
 DETUNE = (-25, 25)                       # cents: the validation pieces are also played this far out of tune
+NOISE_DB = 20.0                          # and with pink noise this far under them
 
 
 def blend_name(step):
@@ -46,20 +48,24 @@ def blended_weights(states, weights):
             if value.is_floating_point() else value for name, value in states[-1].items()}
 
 
-def tuning_scores(model, data_path, detune=DETUNE):
+def tuning_scores(model, data_path, detune=DETUNE, noise_db=NOISE_DB):
     """A model's figures on the validation pieces: note F1 and note-with-offsets F1 in tune (thresholds swept,
-    as export.py chooses them) and at those thresholds on the pieces played each of `detune` cents sharp;
-    "score", the mean over the tunings of note F1 plus note-with-offsets F1."""
+    as export.py chooses them), and at those thresholds on the pieces played each of `detune` cents sharp and
+    with pink noise `noise_db` dB under them (None: not); "score", the mean over these conditions of note F1
+    plus note-with-offsets F1."""
     from evaluate import sweep_thresholds
     onset_f1, frame_f1, thresholds = sweep_thresholds(transcribed_pieces(model, data_path))
     figures = {"note F1": round(max(onset_f1.values()), 4),
                "note-with-offsets F1": round(max(frame_f1.values()), 4), "thresholds": thresholds}
     sums = [figures["note F1"] + figures["note-with-offsets F1"]]
-    for cents in detune:
-        onset_f1, frame_f1, _ = sweep_thresholds(transcribed_pieces(model, data_path, cents=cents),
+    conditions = {f"{cents:+g} cents": {"cents": cents} for cents in detune}
+    if noise_db is not None:
+        conditions[f"noise {noise_db:g} dB"] = {"snr_db": noise_db}
+    for name, condition in conditions.items():
+        onset_f1, frame_f1, _ = sweep_thresholds(transcribed_pieces(model, data_path, **condition),
                                                  [thresholds["onset_threshold"]], [thresholds["frame_threshold"]])
         played = {"note F1": round(*onset_f1.values(), 4), "note-with-offsets F1": round(*frame_f1.values(), 4)}
-        figures[f"{cents:+g} cents"] = played
+        figures[name] = played
         sums.append(played["note F1"] + played["note-with-offsets F1"])
     figures["score"] = round(sum(sums) / len(sums), 4)
     return figures
@@ -67,8 +73,8 @@ def tuning_scores(model, data_path, detune=DETUNE):
 
 def blend_checkpoints(paths, weights, data_path, handout, out_folder, detune=DETUNE):
     """Score each blend of the earliest of the checkpoints `paths` with the mean of the others on the
-    validation pieces of `data_path`, in tune and played `detune` cents sharp (exported with the export.py of
-    `handout`, a handout folder whose model.py defines the model), and write the best to `out_folder` under
+    validation pieces of `data_path`, in tune, played `detune` cents sharp and with noise (exported with the
+    export.py of `handout`, a handout folder whose model.py defines the model), and write the best to `out_folder` under
     `blend_name` of its last step; returns the path written and its checkpoint dictionary."""
     import torch
     from export import OnnxModel
@@ -130,6 +136,7 @@ def blend_shares(blend, share=1.0):
 
 def figure_line(figures):
     """One mix's figures, as `blend` prints them."""
-    rows = {"in tune": figures, **{key: value for key, value in figures.items() if key.endswith(" cents")}}
+    rows = {"in tune": figures, **{key: value for key, value in figures.items()
+                                   if isinstance(value, dict) and "note F1" in value}}
     return (", ".join(f"{name} {row['note F1']:.4f} / {row['note-with-offsets F1']:.4f}" for name, row in rows.items())
             + f" (note F1 / with offsets), score {figures['score']:.4f}, thresholds {figures['thresholds']}")

@@ -2,7 +2,7 @@
 spread over as many sittings as it takes, then exported to ONNX beside what it was trained on.
 
     python -m grader pretrained train [--steps 200000] [--threads 1] [--data_path data/large] [--augment]
-                                      [--detune] [--learning_rate LR]  # start, or continue where it stopped
+                                      [--detune] [--noise] [--learning_rate LR]  # start, or go on
                                       [--keep_weights DIR]             # and keep every checkpoint's weights
     python -m grader pretrained blend --checkpoints A B [C ...]    # model-blend-<step>.pt: the best mix of them
     python -m grader pretrained export [--checkpoint model-blend-<step>.pt]
@@ -17,7 +17,7 @@ most one interval; `train` again resumes from the newest checkpoint. The run fol
 copy of the handout: the newest checkpoint with its optimizer state, model-best.pt, the logs and
 sittings.jsonl), so any clone continues the run; commit it after each sitting. A sitting may train on a larger
 set than the last (`python -m data synth --size large`: default's validation and test pieces, five times its
-training pieces), never on other validation pieces, and may add train.py's --augment and --detune;
+training pieces), never on other validation pieces, and may add train.py's --augment, --detune and --noise;
 sittings.jsonl in the run's folder records which data and flags each span of steps had. A sitting may also
 restart the learning rate (--learning_rate): train.py's schedule, made for the homework's 10,000 steps, has
 cut it to a fiftieth by step 200,000, where a run learns next to nothing from a new recipe. `blend` mixes the
@@ -477,6 +477,13 @@ def figures_paragraph(out=OUT, kit="pretrained onnx", peer="basic-pitch"):
                  f"out of tune play them, the test pieces score {both(f'{p[0]:.3f}' for p in played)} (basic-pitch "
                  f"{both(f'{p[1]:.3f}' for p in played)}), and {both(f'{r[0]:.3f}' for r in retuned)} once "
                  "`transcribe.py` plays them back in tune.")
+    noisy = [label for label in groups if label.startswith("all, pink noise ")]
+    if noisy:                                                 # bench/peers.py --noise
+        decibels = [label.split("pink noise ")[1].split(" dB")[0] for label in noisy]
+        kit_scores, peer_scores = zip(*(pair(label) for label in noisy))
+        text += (f" With pink noise {' and '.join(decibels)} dB under them, as in a noisy room, they score "
+                 f"{' and '.join(f'{f1:.3f}' for f1 in kit_scores)} "
+                 f"(basic-pitch {' and '.join(f'{f1:.3f}' for f1 in peer_scores)}).")
     return textwrap.fill(text, width=110)
 
 

@@ -26,20 +26,32 @@ def choose_thresholds(model, data_path, group="validation"):
     return sweep_thresholds(transcribed_pieces(model, data_path, group))[2]
 
 
-def transcribed_pieces(model, data_path, group="validation", cents=0):
+def in_pink_noise(audio, snr_db, seed):
+    """`audio` (a 1-D tensor) with pink noise (power as 1 / frequency, as a room's hum and hiss) `snr_db` dB
+    under its level, drawn from `seed`: the same noise for every model that hears it."""
+    import torch
+    from augment import add_noise
+    return add_noise(audio[None].float(), torch.tensor([float(snr_db)]), torch.tensor([1.0]),
+                     torch.Generator().manual_seed(seed))[0]
+
+
+def transcribed_pieces(model, data_path, group="validation", cents=0, snr_db=None):
     """(frame probabilities, onset probabilities, frame labels, onset labels) of each of the group's pieces,
     transcribed whole as transcribe.py does. With `cents`, each piece is first played that many cents sharp as
     bench/peers.py plays it (resampled, so also 2 ** (cents / 1200) times faster) and its labels are retimed
-    to match; transcribe.py's own retuning is not applied, so this asks what the model copes with by itself."""
+    to match; transcribe.py's own retuning is not applied, so this asks what the model copes with by itself.
+    With `snr_db`, pink noise lies that many dB under each piece (in_pink_noise, its index the seed)."""
     from dataset import MAESTRO_small
     from transcribe import predict
     from tuning import resample, retime_roll
     ratio = 2 ** (cents / 1200)
     pieces = []
-    for item in MAESTRO_small(data_path, groups=[group], sequence_length=None):
+    for index, item in enumerate(MAESTRO_small(data_path, groups=[group], sequence_length=None)):
         audio, frame_label, onset_label = item["audio"], item["frame"], item["onset"]
         if cents:
             audio = resample(audio, ratio)
+        if snr_db is not None:
+            audio = in_pink_noise(audio, snr_db, seed=index)
         frame, onset, _ = predict(model, audio.numpy().astype(np.float32), "cpu")
         if cents:
             frame_label = retime_roll(frame_label, ratio, one_frame=False, frames=len(frame))

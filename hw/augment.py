@@ -1,4 +1,5 @@
-"""Random equalisation (`train.py --augment`) and tuning (`train.py --detune`) of training crops.
+"""Random equalisation (`train.py --augment`), tuning (`train.py --detune`) and background noise
+(`train.py --noise`) of training crops.
 
 A piano the model never heard differs from the ones it trained on first of all in its spectral envelope:
 how bright it is, how full its bass, where its case, the room and the microphones add or take away. Passing
@@ -11,12 +12,18 @@ A model that only heard pianos tuned to A = 440 Hz learns where each key's parti
 cents, and fails on a piano tuned elsewhere (tuning.py). Playing each training crop up to DETUNE_CENTS
 sharper or flatter (resampled, so a little faster or slower too, its labels moved with it) tells it that a
 key is a key however the piano is tuned.
+
+The kit's pianos are recorded in quiet rooms; users record on phones, with fans, traffic and hiss under the
+music, and a model that never heard noise takes quiet notes for it and misses them. Adding noise under a
+share (NOISE_SHARE) of the training crops, at a level NOISE_SNR_DB below the crop's and of a colour between
+hiss and rumble (NOISE_SLOPE), tells it that noise is not notes.
 """
 import math
 
 import torch
 
-from constants import DETUNE_CENTS, EQ_BUMP_DB, EQ_BUMPS, EQ_TILT_DB, MEL_FMAX, MEL_FMIN, SAMPLE_RATE
+from constants import (DETUNE_CENTS, EQ_BUMP_DB, EQ_BUMPS, EQ_TILT_DB, MEL_FMAX, MEL_FMIN, NOISE_SHARE,
+                       NOISE_SLOPE, NOISE_SNR_DB, SAMPLE_RATE)
 from tuning import resample, retime_roll
 
 
@@ -55,3 +62,34 @@ def random_tuning(batch, generator):
             if key in batch:
                 tuned[key][crop] = retime_roll(batch[key][crop], ratio.item(), one_frame=key in ("onset", "offset"))
     return tuned, cents
+
+
+def random_noise(audio, generator):
+    """Background noise under a share of the crops of `audio` (crops x samples); same shape and device.
+    Returns (audio, snr_db, slope): per crop, the level in dB of the crop over its noise (inf where the crop
+    stays clean) and the noise's spectral slope."""
+    crops = audio.shape[0]
+
+    def uniform(low, high):
+        return low + (high - low) * torch.rand(crops, generator=generator)
+    noisy = torch.rand(crops, generator=generator) < NOISE_SHARE
+    snr_db, slope = uniform(*NOISE_SNR_DB), uniform(*NOISE_SLOPE)
+    snr_db[~noisy] = math.inf
+    return add_noise(audio, snr_db, slope, generator), snr_db, slope
+
+
+def add_noise(audio, snr_db, slope, generator):
+    """`audio` (crops x samples) with Gaussian noise under each crop, `snr_db` dB below the crop's level (none
+    where it is inf), its power falling as 1 / frequency ** `slope` (one of each per crop)."""
+    samples = audio.shape[-1]
+    # Shaped in the frequency domain, flat below MEL_FMIN: a steep slope's power stays in the spectrum the
+    # model hears instead of piling up at a few hertz.
+    frequencies = torch.fft.rfftfreq(samples, 1.0 / SAMPLE_RATE).clamp(min=MEL_FMIN)
+    spectrum = torch.complex(torch.randn(len(audio), len(frequencies), generator=generator),
+                             torch.randn(len(audio), len(frequencies), generator=generator))
+    noise = torch.fft.irfft(spectrum * frequencies ** (-slope[:, None] / 2), n=samples, dim=-1)
+
+    def rms(x):
+        return x.double().pow(2).mean(-1).sqrt()
+    gain = rms(audio.cpu()) * 10.0 ** (-snr_db.double() / 20) / rms(noise)
+    return audio + (noise * gain[:, None]).to(audio.device, audio.dtype)

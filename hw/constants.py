@@ -24,6 +24,10 @@ EQ_BUMPS = 3                 # bell-shaped bumps or dips in the gain curve
 EQ_BUMP_DB = 6.0             # each at most this high or deep
 # train.py --detune: each training crop played sharper or flatter (augment.py).
 DETUNE_CENTS = 35.0          # at most this many cents (a semitone is 100; mir_eval allows 50)
+# train.py --noise: background noise under a share of the training crops (augment.py).
+NOISE_SHARE = 0.5            # of the crops; the others stay clean, as most recordings are
+NOISE_SNR_DB = (10.0, 40.0)  # the crop's level over the noise's, drawn in this range (a phone in a busy room: 20)
+NOISE_SLOPE = (0.0, 2.0)     # noise power falls as 1 / frequency ** slope: 0 hiss, 1 pink room tone, 2 rumble
 
 # train.py --amp: mixed precision for training steps (on: bf16 where there is bf16, else fp16; auto: on with CUDA).
 AMP_MODES = ("auto", "on", "off")

@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 from tqdm import tqdm
 
-from augment import random_equalizer, random_tuning
+from augment import random_equalizer, random_noise, random_tuning
 from constants import AMP_MODES, DEFAULT_DATA_PATH, DETUNE_CENTS, SEQUENCE_LENGTH
 from dataset import DataError, MAESTRO_small, allocate_batch
 from evaluate import evaluate, losses, report_lines
@@ -74,6 +74,9 @@ def parse_args(argv=None):
     parser.add_argument("--detune", action="store_true",
                         help=f"play each training crop up to {DETUNE_CENTS:g} cents sharper or flatter (augment.py), "
                              "for pianos not tuned to A = 440 Hz")
+    parser.add_argument("--noise", action="store_true",
+                        help="add background noise under half of the training crops (augment.py), for recordings "
+                             "made in noisy rooms")
     parser.add_argument("--no_detach", action="store_true",
                         help="onf only: leave out the detach, so the frame loss trains the onset branch too (Q4)")
     parser.add_argument("--logdir", default=None)
@@ -247,7 +250,7 @@ def main(args):
         f"batch {args.batch_size} x {args.sequence_length} samples, device {args.device}, "
         f"threads {torch.get_num_threads()}{precision}" + (", compiled" if args.compile else "")
         + (", no detach" if args.no_detach else "") + (", random equalisers" if args.augment else "")
-        + (", random tunings" if args.detune else ""))
+        + (", random tunings" if args.detune else "") + (", background noise" if args.noise else ""))
     if not args.resume:
         start_at_label_rates(model, train_set.label_rates(), log)
     # Each pass takes the pieces in a new order, one random crop of each. A split with fewer pieces than a
@@ -267,10 +270,12 @@ def main(args):
     # vary (a compiled one would compile again for each). Checkpoints save the plain model's weights.
     train_model = torch.compile(model) if args.compile else model
 
-    # The equalisers and tunings come from generators of their own, so the crops stay those of a run without
-    # --augment and --detune; seeded with the step, so a resumed run does not replay the first steps' draws.
+    # The equalisers, tunings and noises come from generators of their own, so the crops stay those of a run
+    # without --augment, --detune and --noise; seeded with the step, so a resumed run does not replay the first
+    # steps' draws.
     equalizers = torch.Generator().manual_seed(args.seed + step)
     tunings = torch.Generator().manual_seed(args.seed + step + 1_000_000)
+    noises = torch.Generator().manual_seed(args.seed + step + 2_000_000)
     best_f1 = best_note_f1(args.logdir)
     started = time.time()
     progress = tqdm(range(step + 1, args.iterations + 1), initial=step, total=args.iterations, dynamic_ncols=True)
@@ -280,6 +285,8 @@ def main(args):
             batch, _ = random_tuning(batch, tunings)
         if args.augment:
             batch["audio"] = random_equalizer(batch["audio"], equalizers)
+        if args.noise:
+            batch["audio"], _, _ = random_noise(batch["audio"], noises)
         with torch.autocast(args.device.split(":")[0], dtype=amp_dtype, enabled=amp_dtype is not None):
             outputs = train_model(batch["audio"])
             check_outputs(outputs, batch)

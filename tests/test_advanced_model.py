@@ -83,7 +83,7 @@ def test_flags_for_threads_checkpoints_augmentation_and_the_detach_ablation(hand
                                                                              tmp_path):
     logdir = tmp_path / "run"
     result = subprocess.run([sys.executable, "train.py", "--model_type", "onf", "--no_detach", "--augment",
-                             "--detune", "--threads", "2",
+                             "--detune", "--noise", "--threads", "2",
                              "--keep_last", "2", "-i", "4", "-vi", "1", "-b", "2", "-v", "20480", "-cnn", "4", "-fc",
                              "16", "--skip_test", "--data_path", tiny_data, "--logdir", str(logdir)],
                             cwd=handout_with_solutions, capture_output=True, text=True)
@@ -91,8 +91,8 @@ def test_flags_for_threads_checkpoints_augmentation_and_the_detach_ablation(hand
     assert sorted(path.name for path in logdir.glob("*.pt")) == ["model-3.pt", "model-4.pt", "model-best.pt"]
     config = json.load(open(logdir / "config.json"))
     assert config["cpu_threads"] == 2 and config["args"]["no_detach"] is True and config["args"]["augment"] is True
-    assert config["args"]["detune"] is True
-    assert "threads 2, no detach, random equalisers, random tunings" in (logdir / "console.log").read_text()
+    assert config["args"]["detune"] is True and config["args"]["noise"] is True
+    assert "threads 2, no detach, random equalisers, random tunings, background noise" in (logdir / "console.log").read_text()
 
 
 def test_the_mixed_precision_step_runs_on_cpu(handout_with_solutions, tiny_data, tmp_path):

@@ -1,15 +1,17 @@
 """hw/augment.py on real audio of the tiny set: the equaliser applies the gain curve it drew, keeps the notes'
 timing, differs from crop to crop and repeats under the same seed; the tuning moves the partials by the cents
-it drew and the labels with the notes' new times."""
+it drew and the labels with the notes' new times; the noise lies at the level and of the colour it drew, under
+about half of the crops."""
 import json
 import os
 
 import numpy as np
 import torch
 
-from augment import random_equalizer, random_gains_db, random_tuning
+from augment import random_equalizer, random_gains_db, random_noise, random_tuning
 from tuning import resample, retime_roll
-from constants import DETUNE_CENTS, EQ_BUMP_DB, EQ_BUMPS, EQ_TILT_DB, HOP_SIZE, MEL_FMIN, SAMPLE_RATE
+from constants import (DETUNE_CENTS, EQ_BUMP_DB, EQ_BUMPS, EQ_TILT_DB, HOP_SIZE, MEL_FMIN, NOISE_SLOPE,
+                       NOISE_SNR_DB, SAMPLE_RATE)
 from dataset import MAESTRO_small, note_frames, piano_rolls, read_notes
 
 
@@ -116,3 +118,25 @@ def test_the_labels_move_with_the_notes(tiny_data):
         sounding = retime_roll(torch.from_numpy(rolls["frame"]), ratio, one_frame=False).numpy()
         assert (sounding == expected["frame"]).mean() > 0.99
         assert (rolls["frame"] == expected["frame"]).mean() < (sounding == expected["frame"]).mean()
+
+
+def test_the_noise_lies_at_the_level_and_of_the_colour_it_drew(tiny_data):
+    audio = crops(tiny_data, count=24)
+    out, snr_db, slope = random_noise(audio, torch.Generator().manual_seed(4))
+    assert out.shape == audio.shape and out.dtype == audio.dtype
+    noisy = torch.isfinite(snr_db)
+    assert 6 <= noisy.sum() <= 18                                   # about half of the crops
+    assert torch.equal(out[~noisy], audio[~noisy])                  # the others untouched
+    noise = (out - audio).double()
+    level = 20 * torch.log10(audio.double().pow(2).mean(-1).sqrt() / noise.pow(2).mean(-1).sqrt())
+    assert (level[noisy] - snr_db[noisy].double()).abs().max() < 0.05
+    assert NOISE_SNR_DB[0] <= snr_db[noisy].min() and snr_db[noisy].max() <= NOISE_SNR_DB[1]
+    assert NOISE_SLOPE[0] <= slope.min() and slope.max() <= NOISE_SLOPE[1] and slope[noisy].std() > 0.2
+    # The colour: the noise's level in octave bands from 125 Hz to 4 kHz falls by 3 dB per octave per unit of
+    # slope (power density as 1 / f ** slope, summed over bands twice as wide each octave).
+    edges = [125 * 2 ** k for k in range(6)]
+    for levels, drawn in zip(band_levels_db(noise[noisy], edges), slope[noisy]):
+        fall_per_octave = -np.polyfit(np.arange(len(levels)), levels.numpy(), 1)[0]
+        assert abs(fall_per_octave - 10 * np.log10(2) * (drawn.item() - 1)) < 0.6, (fall_per_octave, drawn)
+    again = random_noise(audio, torch.Generator().manual_seed(4))[0]
+    assert torch.equal(again, out) and not torch.equal(random_noise(audio, torch.Generator().manual_seed(5))[0], out)

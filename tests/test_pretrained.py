@@ -127,9 +127,10 @@ def test_a_blend_of_two_checkpoints_is_chosen_on_validation_and_exported(tiny_da
     figures = {row["weights"][1]: row for row in blended["validation"]}
     assert list(figures) == [0.0, 0.5, 1.0] and blended["blend"]["weights"][1] == max(
         figures, key=lambda weight: figures[weight]["score"])
-    for row in figures.values():           # in tune and 25 cents flat and sharp, at the thresholds chosen in tune
-        sums = [row[tuning]["note F1"] + row[tuning]["note-with-offsets F1"] for tuning in ("-25 cents", "+25 cents")]
-        assert row["score"] == pytest.approx((row["note F1"] + row["note-with-offsets F1"] + sum(sums)) / 3, abs=2e-4)
+    for row in figures.values():           # in tune, 25 cents flat and sharp, and in noise, at the thresholds
+        sums = [row[played]["note F1"] + row[played]["note-with-offsets F1"]                  # chosen in tune
+                for played in ("-25 cents", "+25 cents", "noise 20 dB")]
+        assert row["score"] == pytest.approx((row["note F1"] + row["note-with-offsets F1"] + sum(sums)) / 4, abs=2e-4)
     chosen = blended["blend"]["weights"][1]
     expected = blended_weights([first, second], [1 - chosen, chosen])
     assert all(torch.allclose(blended["model_state_dict"][k].double(), expected[k].double()) for k in first)
