@@ -25,8 +25,8 @@ plays it: resampled as train.py --detune resamples, so a little faster or slower
 match; and those of the kit's models when they first play it in tune again, as transcribe.py does (a row
 "retuned", where basic-pitch's figures repeat). --noise adds the scores of every piece with pink noise so
 many dB under its level, as in a recording made in a noisy room (the same noise for every system, drawn as
-grader/thresholds.py draws it for the validation pieces). --json writes the same figures to a file, with the command,
-commit and machine that measured them.
+grader/thresholds.py draws it for the validation pieces). --json writes the same figures to a file, with the
+command, commit and machine that measured them.
 
 basic-pitch is never a dependency of the kit: the first run installs it, with onnxruntime, into its own
 virtual environment under runs/peers-venv (its ONNX route, see ../shared/REFERENCE.md) and runs it there.

@@ -77,16 +77,17 @@ def main():
     print(f"{'':42}" + "".join(f"{name:>{width}}" for name in models))
     as_recorded = {}
     for part, played in chain_parts().items():
-        cells = []
-        for name, model in models.items():
-            rows = []
-            for index, piece in enumerate(pieces):
-                audio = played(piece["audio"].numpy().astype(np.float64), index).astype(np.float32)
+        rows = {name: [] for name in models}
+        for index, piece in enumerate(pieces):
+            audio = played(piece["audio"].numpy().astype(np.float64), index).astype(np.float32)   # once for all
+            for name, model in models.items():
                 frame, onset, _ = predict(model, audio, "cpu")
                 result = evaluate_piece(frame, onset, piece["frame"].numpy(), piece["onset"].numpy(),
                                         **model.thresholds)
-                rows.append([result[f"metric/note/{key}"] for key in ("precision", "recall", "f1")])
-            precision, recall, f1 = np.mean(rows, axis=0)
+                rows[name].append([result[f"metric/note/{key}"] for key in ("precision", "recall", "f1")])
+        cells = []
+        for name in models:
+            precision, recall, f1 = np.mean(rows[name], axis=0)
             as_recorded.setdefault(name, f1)
             cells.append(f"{precision:.3f} / {recall:.3f} / {f1:.3f} ({f1 - as_recorded[name]:+.3f})")
         print(f"{part:42}" + "".join(f"{cell:>{width}}" for cell in cells), flush=True)

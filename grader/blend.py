@@ -74,8 +74,8 @@ def tuning_scores(model, data_path, detune=DETUNE, noise_db=NOISE_DB):
 def blend_checkpoints(paths, weights, data_path, handout, out_folder, detune=DETUNE):
     """Score each blend of the earliest of the checkpoints `paths` with the mean of the others on the
     validation pieces of `data_path`, in tune, played `detune` cents sharp and with noise (exported with the
-    export.py of `handout`, a handout folder whose model.py defines the model), and write the best to `out_folder` under
-    `blend_name` of its last step; returns the path written and its checkpoint dictionary."""
+    export.py of `handout`, a handout folder whose model.py defines the model), and write the best to
+    `out_folder` under `blend_name` of its last step; returns the path written and its checkpoint dictionary."""
     import torch
     from export import OnnxModel
     loaded = [torch.load(path, map_location="cpu", weights_only=True) for path in paths]

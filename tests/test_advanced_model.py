@@ -92,7 +92,8 @@ def test_flags_for_threads_checkpoints_augmentation_and_the_detach_ablation(hand
     config = json.load(open(logdir / "config.json"))
     assert config["cpu_threads"] == 2 and config["args"]["no_detach"] is True and config["args"]["augment"] is True
     assert config["args"]["detune"] is True and config["args"]["noise"] is True
-    assert "threads 2, no detach, random equalisers, random tunings, background noise" in (logdir / "console.log").read_text()
+    assert ("threads 2, no detach, random equalisers, random tunings, background noise"
+            in (logdir / "console.log").read_text())
 
 
 def test_the_mixed_precision_step_runs_on_cpu(handout_with_solutions, tiny_data, tmp_path):
