@@ -16,11 +16,19 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "hw"))
 
 
-def extract_notes_loop(onsets, frames, onset_threshold=0.5, frame_threshold=0.5):
-    onsets = np.asarray(onsets) > onset_threshold
+def extract_notes_loop(onsets, frames, onset_threshold=0.5, frame_threshold=0.5, weak_onset_threshold=None):
+    onset_prob = np.asarray(onsets)
+    onsets = onset_prob > onset_threshold
     frames = np.asarray(frames) > frame_threshold
     notes = []
     n_frames, n_keys = onsets.shape
+    if weak_onset_threshold is not None:
+        for t in range(n_frames):
+            for key in range(n_keys):
+                off_before = t == 0 or not frames[t - 1, key]
+                on_now_or_next = frames[t, key] or (t + 1 < n_frames and frames[t + 1, key])
+                if onset_prob[t, key] > weak_onset_threshold and off_before and on_now_or_next:
+                    onsets[t, key] = True
     for start in range(n_frames):
         for key in range(n_keys):
             if not onsets[start, key] or (start > 0 and onsets[start - 1, key]):

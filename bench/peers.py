@@ -230,8 +230,9 @@ def main():
         from grader.thresholds import choose_thresholds
         models = {name: (model, choose_thresholds(model, args.data_path)) for name, (model, _) in models.items()}
     for name, (_, thresholds) in models.items():
+        weak = thresholds.get("weak_onset_threshold")
         print(f"{name}: onset threshold {thresholds['onset_threshold']}, frame threshold "
-              f"{thresholds['frame_threshold']}")
+              f"{thresholds['frame_threshold']}" + (f", weak onset threshold {weak}" if weak is not None else ""))
     dataset = MAESTRO_small(args.data_path, groups=[args.group], sequence_length=None, random_sample=False)
     made_by = {os.path.normpath(os.path.join(args.data_path, r["audio_filename"])): r
                for r in read_records(args.data_path)}

@@ -54,17 +54,18 @@ def tuning_scores(model, data_path, detune=DETUNE, noise_db=NOISE_DB):
     with pink noise `noise_db` dB under them (None: not); "score", the mean over these conditions of note F1
     plus note-with-offsets F1."""
     from evaluate import sweep_thresholds
-    onset_f1, frame_f1, thresholds = sweep_thresholds(transcribed_pieces(model, data_path))
-    figures = {"note F1": round(max(onset_f1.values()), 4),
+    _, weak_f1, frame_f1, thresholds = sweep_thresholds(transcribed_pieces(model, data_path))
+    figures = {"note F1": round(max(weak_f1.values()), 4),
                "note-with-offsets F1": round(max(frame_f1.values()), 4), "thresholds": thresholds}
     sums = [figures["note F1"] + figures["note-with-offsets F1"]]
     conditions = {f"{cents:+g} cents": {"cents": cents} for cents in detune}
     if noise_db is not None:
         conditions[f"noise {noise_db:g} dB"] = {"snr_db": noise_db}
     for name, condition in conditions.items():
-        onset_f1, frame_f1, _ = sweep_thresholds(transcribed_pieces(model, data_path, **condition),
-                                                 [thresholds["onset_threshold"]], [thresholds["frame_threshold"]])
-        played = {"note F1": round(*onset_f1.values(), 4), "note-with-offsets F1": round(*frame_f1.values(), 4)}
+        _, weak_f1, frame_f1, _ = sweep_thresholds(transcribed_pieces(model, data_path, **condition),
+                                                   [thresholds["onset_threshold"]], [thresholds["frame_threshold"]],
+                                                   [thresholds["weak_onset_threshold"]])
+        played = {"note F1": round(*weak_f1.values(), 4), "note-with-offsets F1": round(*frame_f1.values(), 4)}
         figures[name] = played
         sums.append(played["note F1"] + played["note-with-offsets F1"])
     figures["score"] = round(sum(sums) / len(sums), 4)

@@ -17,6 +17,8 @@ FRAME_THRESHOLD = 0.5        # and lasts while its frame probability stays above
 # What `evaluate.py --sweep` tries; down to 0.01, where a briefly trained model's onsets often lie.
 ONSET_SWEEP = (0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 FRAME_SWEEP = (0.3, 0.4, 0.5, 0.6)
+# and, below the onset threshold chosen, for a weak onset that starts a note as its key's frame switches on.
+WEAK_ONSET_SWEEP = (None, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 
 # train.py --augment: each training crop through a random equaliser (augment.py).
 EQ_TILT_DB = 2.0             # at most this many dB per octave of tilt around 1 kHz (10 dB at 30 Hz)

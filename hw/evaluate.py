@@ -1,7 +1,7 @@
 """From frame and onset probabilities to notes, and the scores of the homework (through mir_eval).
 
     python evaluate.py runs/exp_.../model-best.pt [--group test] [--data_path DIR] [--by piano room.family]
-                       [--onset_threshold 0.5] [--frame_threshold 0.5]
+                       [--onset_threshold 0.5] [--frame_threshold 0.5] [--weak_onset_threshold T]
     python evaluate.py runs/exp_.../model-best.pt --sweep     # which thresholds suit it, on the validation pieces
 """
 import argparse
@@ -16,19 +16,30 @@ from mir_eval.transcription import average_overlap_ratio, match_notes
 from mir_eval.transcription_velocity import precision_recall_f1_overlap as velocity_scores
 from mir_eval.util import f_measure, midi_to_hz
 
-from constants import FRAME_SWEEP, FRAME_THRESHOLD, HOP_SIZE, MIN_MIDI, ONSET_SWEEP, ONSET_THRESHOLD, SAMPLE_RATE
+from constants import (FRAME_SWEEP, FRAME_THRESHOLD, HOP_SIZE, MIN_MIDI, ONSET_SWEEP, ONSET_THRESHOLD, SAMPLE_RATE,
+                       WEAK_ONSET_SWEEP)
 
 
-def extract_notes(onsets, frames, velocity=None, onset_threshold=ONSET_THRESHOLD, frame_threshold=FRAME_THRESHOLD):
+def extract_notes(onsets, frames, velocity=None, onset_threshold=ONSET_THRESHOLD, frame_threshold=FRAME_THRESHOLD,
+                  weak_onset_threshold=None):
     """Notes from T x 88 onset and frame probabilities (numpy arrays or tensors).
 
     A note starts where the onset probability rises above its threshold. It lasts while the onset or
     the frame probability stays above threshold, and ends early where a new onset of the same key
-    starts. Returns (pitches, intervals, velocities): key indices 0-87, [start, end) frame pairs, and
-    the mean velocity over the note's onset frames (zeros when no velocity is given).
+    starts. With weak_onset_threshold, a note also starts where the onset probability passes that lower
+    threshold just as the key's frame switches on (off the frame before, on in this frame or the next):
+    a quiet note's onset is often weak where its frame is clear. Returns (pitches, intervals, velocities):
+    key indices 0-87, [start, end) frame pairs, and the mean velocity over the note's onset frames (zeros
+    when no velocity is given).
     """
-    onsets = np.asarray(onsets) > onset_threshold
-    active = onsets | (np.asarray(frames) > frame_threshold)
+    onset_prob = np.asarray(onsets)
+    frame_on = np.asarray(frames) > frame_threshold
+    onsets = onset_prob > onset_threshold
+    if weak_onset_threshold is not None:
+        no_frame = np.zeros((1, frame_on.shape[1]), bool)
+        switches_on = ~np.vstack([no_frame, frame_on[:-1]]) & (frame_on | np.vstack([frame_on[1:], no_frame]))
+        onsets |= (onset_prob > weak_onset_threshold) & switches_on
+    active = onsets | frame_on
     rising = onsets & ~np.vstack([np.zeros((1, onsets.shape[1]), bool), onsets[:-1]])
     n_frames = onsets.shape[0]
     pitches, starts = np.nonzero(rising.T)                                # ordered by key, then time
@@ -96,7 +107,7 @@ def note_scores(ref_intervals, ref_hz, est_intervals, est_hz, offset_ratio=None)
 
 
 def evaluate_piece(frame_prob, onset_prob, label_frame, label_onset, velocity=None, label_velocity=None,
-                   onset_threshold=ONSET_THRESHOLD, frame_threshold=FRAME_THRESHOLD):
+                   onset_threshold=ONSET_THRESHOLD, frame_threshold=FRAME_THRESHOLD, weak_onset_threshold=None):
     """Every metric of one piece: T x 88 probabilities against T x 88 label rolls (numpy arrays).
 
     With a predicted velocity roll (values in [0, 1]), the note metrics with velocity are added.
@@ -114,7 +125,7 @@ def evaluate_piece(frame_prob, onset_prob, label_frame, label_onset, velocity=No
     # Reference notes are decoded from the label rolls by the same rules as the predictions.
     ref_pitches, ref_intervals, ref_velocities = extract_notes(label_onset, label_frame, label_velocity)
     est_pitches, est_intervals, est_velocities = extract_notes(onset_prob, frame_prob, velocity, onset_threshold,
-                                                               frame_threshold)
+                                                               frame_threshold, weak_onset_threshold)
     ref = to_mir_eval(ref_pitches, ref_intervals)
     est = to_mir_eval(est_pitches, est_intervals)
     both = len(ref_pitches) > 0 and len(est_pitches) > 0
@@ -152,7 +163,7 @@ def losses(outputs, labels):
 
 
 def evaluate(model, dataset, device, onset_threshold=ONSET_THRESHOLD, frame_threshold=FRAME_THRESHOLD,
-             midi_folder=None):
+             weak_onset_threshold=None, midi_folder=None):
     """Run the model on every item of a dataset; returns {metric: [value per item]} including the losses.
 
     With midi_folder, each item's transcription is also written there as <audio file name>.mid.
@@ -169,13 +180,14 @@ def evaluate(model, dataset, device, onset_threshold=ONSET_THRESHOLD, frame_thre
             onset_prob = torch.sigmoid(outputs[1][0]).cpu().numpy()
             velocity = outputs[3][0].clamp(0, 1).cpu().numpy() if len(outputs) == 4 else None
             piece = evaluate_piece(frame_prob, onset_prob, item["frame"].numpy(), item["onset"].numpy(),
-                                   velocity, item["velocity"].numpy(), onset_threshold, frame_threshold)
+                                   velocity, item["velocity"].numpy(), onset_threshold, frame_threshold,
+                                   weak_onset_threshold)
             for key, value in piece.items():
                 results[key].append(value)
             if midi_folder:
                 from transcribe import write_midi
                 pitches, intervals, velocities = extract_notes(onset_prob, frame_prob, velocity, onset_threshold,
-                                                               frame_threshold)
+                                                               frame_threshold, weak_onset_threshold)
                 name = os.path.splitext(os.path.basename(item["path"]))[0]
                 write_midi(os.path.join(midi_folder, name + ".mid"), pitches, intervals,
                            velocities if velocity is not None else None)
@@ -196,33 +208,46 @@ def probabilities(model, dataset, device):
     return pieces
 
 
-def sweep_thresholds(pieces, onset_thresholds=ONSET_SWEEP, frame_thresholds=FRAME_SWEEP):
-    """Mean note F1 of the pieces at each onset threshold (frames at 0.5), then, at the best of those,
+def sweep_thresholds(pieces, onset_thresholds=ONSET_SWEEP, frame_thresholds=FRAME_SWEEP,
+                     weak_onset_thresholds=WEAK_ONSET_SWEEP):
+    """Mean note F1 of the pieces at each onset threshold (frames at 0.5); at the best of those, at each weak
+    onset threshold below it (None: no weak onsets, kept unless one scores higher); then, at the best two,
     mean note-with-offsets F1 at each frame threshold: the frame threshold decides where notes end.
     pieces: (frame_prob, onset_prob, label_frame, label_onset) each.
-    Returns the two {threshold: F1} and the best pair, as {"onset_threshold": .., "frame_threshold": ..}."""
+    Returns the three {threshold: F1} and the best of each, as {"onset_threshold": .., "weak_onset_threshold":
+    .., "frame_threshold": ..}."""
     references = [to_mir_eval(*extract_notes(onset, frame)[:2]) for _, _, frame, onset in pieces]
 
-    def mean_f1(onset_threshold, frame_threshold, offset_ratio):
+    def mean_f1(onset_threshold, weak_onset_threshold, frame_threshold, offset_ratio):
         scores = []
         for (frame, onset, _, _), reference in zip(pieces, references):
-            estimate = to_mir_eval(*extract_notes(onset, frame, None, onset_threshold, frame_threshold)[:2])
+            estimate = to_mir_eval(*extract_notes(onset, frame, None, onset_threshold, frame_threshold,
+                                                  weak_onset_threshold)[:2])
             scores.append(note_scores(*reference, *estimate, offset_ratio=offset_ratio)[2])
         return float(np.mean(scores))
-    onset_f1 = {threshold: mean_f1(threshold, FRAME_THRESHOLD, None) for threshold in onset_thresholds}
+    onset_f1 = {threshold: mean_f1(threshold, None, FRAME_THRESHOLD, None) for threshold in onset_thresholds}
     best_onset = max(onset_f1, key=onset_f1.get)
-    frame_f1 = {threshold: mean_f1(best_onset, threshold, 0.2) for threshold in frame_thresholds}
-    best = {"onset_threshold": best_onset, "frame_threshold": max(frame_f1, key=frame_f1.get)}
-    return onset_f1, frame_f1, best
+    weak_f1 = {threshold: mean_f1(best_onset, threshold, FRAME_THRESHOLD, None) for threshold in weak_onset_thresholds
+               if threshold is None or threshold < best_onset}
+    best_weak = max(weak_f1, key=weak_f1.get)                   # the first of equals: None where nothing gains
+    frame_f1 = {threshold: mean_f1(best_onset, best_weak, threshold, 0.2) for threshold in frame_thresholds}
+    best = {"onset_threshold": best_onset, "weak_onset_threshold": best_weak,
+            "frame_threshold": max(frame_f1, key=frame_f1.get)}
+    return onset_f1, weak_f1, frame_f1, best
 
 
-def sweep_lines(onset_f1, frame_f1, best):
+def sweep_lines(onset_f1, weak_f1, frame_f1, best):
     def row(name, values, digits):
-        return f"{name:>22}" + "".join(f"{value:6.{digits}f}" for value in values)
+        return f"{name:>22}" + "".join(f"{value:6.{digits}f}" if value is not None else "  none" for value in values)
+    weak = best["weak_onset_threshold"]
     return [row("onset threshold", onset_f1, 2), row("note F1", onset_f1.values(), 3), "",
-            f"at onset threshold {best['onset_threshold']}:", row("frame threshold", frame_f1, 2),
-            row("note-with-offsets F1", frame_f1.values(), 3), "",
-            f"best: --onset_threshold {best['onset_threshold']} --frame_threshold {best['frame_threshold']}"]
+            f"at onset threshold {best['onset_threshold']}:", row("weak onset threshold", weak_f1, 2),
+            row("note F1", weak_f1.values(), 3), "",
+            f"at weak onset threshold {weak}:" if weak is not None else "without weak onsets:",
+            row("frame threshold", frame_f1, 2), row("note-with-offsets F1", frame_f1.values(), 3), "",
+            f"best: --onset_threshold {best['onset_threshold']}"
+            + (f" --weak_onset_threshold {weak}" if weak is not None else "")
+            + f" --frame_threshold {best['frame_threshold']}"]
 
 
 def results_lines(metrics):
@@ -319,9 +344,14 @@ def main():
                         help="data.json fields to average by (default: piano room.family); e.g. canonical_composer")
     parser.add_argument("--onset_threshold", type=probability, default=ONSET_THRESHOLD)
     parser.add_argument("--frame_threshold", type=probability, default=FRAME_THRESHOLD)
+    parser.add_argument("--weak_onset_threshold", type=probability, default=None,
+                        help="a lower onset threshold that also starts a note as its key's frame switches on")
     parser.add_argument("--sweep", action="store_true",
                         help="print note F1 over a range of thresholds instead (on the validation pieces by default)")
     args = parser.parse_args()
+    if args.weak_onset_threshold is not None and args.weak_onset_threshold >= args.onset_threshold:
+        parser.error(f"--weak_onset_threshold {args.weak_onset_threshold} would add no notes: it must lie below "
+                     f"--onset_threshold {args.onset_threshold}")
     # Thresholds are chosen on pieces the test scores do not come from.
     args.group = args.group or ("validation" if args.sweep else "test")
     model, _ = load_model(args.checkpoint, args.device)
@@ -339,11 +369,13 @@ def main():
         print(f"{args.group} pieces of {args.data_path}")
         print("\n".join(sweep_lines(*sweep_thresholds(probabilities(model, dataset, args.device)))))
         return
-    metrics = evaluate(model, dataset, args.device, args.onset_threshold, args.frame_threshold)
+    metrics = evaluate(model, dataset, args.device, args.onset_threshold, args.frame_threshold,
+                       args.weak_onset_threshold)
     lines = report_lines(metrics, dataset, args.by)
     thresholds = (args.onset_threshold, args.frame_threshold)
-    homework = thresholds == (ONSET_THRESHOLD, FRAME_THRESHOLD)
-    name = f"results-{args.group}" + ("" if homework else "-onset{}-frame{}".format(*thresholds))
+    homework = thresholds == (ONSET_THRESHOLD, FRAME_THRESHOLD) and args.weak_onset_threshold is None
+    name = f"results-{args.group}" + ("" if homework else "-onset{}-frame{}".format(*thresholds)
+                                      + (f"-weak{args.weak_onset_threshold}" if args.weak_onset_threshold else ""))
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), name + ".txt")
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -14,8 +14,9 @@ whether the notes are the same. They may differ only while that difference stays
 frame the two put on either side of a threshold then lies within it, where rounding alone can tip it;
 otherwise nothing is written.
 
-A model may carry its own onset and frame thresholds in the ONNX file's metadata (the pretrained
-transcriber's were chosen on the validation pieces); transcribe.py and the page use them unless told others.
+A model may carry its own onset, weak onset and frame thresholds in the ONNX file's metadata (the
+pretrained transcriber's were chosen on the validation pieces); transcribe.py and the page use them unless
+told others.
 
 --web DIR writes a folder for any static web host (try it with `python -m http.server -d DIR`): index.html
 and the page's scripts from web/, the model, and ONNX Runtime Web and a MIDI writer from the npm registry at
@@ -43,7 +44,8 @@ from constants import DEFAULT_DATA_PATH, FRAME_THRESHOLD, HOP_SIZE, N_FFT, ONSET
 from evaluate import extract_notes, load_model
 
 OUTPUT_NAMES = ["frame_logit", "onset_logit", "offset_logit", "velocity"]
-THRESHOLDS = {"onset_threshold": ONSET_THRESHOLD, "frame_threshold": FRAME_THRESHOLD}  # unless the model has its own
+THRESHOLDS = {"onset_threshold": ONSET_THRESHOLD, "frame_threshold": FRAME_THRESHOLD,  # unless the model has its own
+              "weak_onset_threshold": None}
 OPSET = 17
 TOLERANCE = 1e-2    # of probabilities: two runtimes round about 1e-3 apart, a wrong export far more
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -114,6 +116,13 @@ def write_metadata(path, metadata):
     onnx.save(saved, path)
 
 
+def stored_threshold(text, default):
+    """A threshold from an ONNX file's metadata: a number, "None" (not used), or `default` where it is absent."""
+    if text is None:
+        return default
+    return None if text == "None" else float(text)
+
+
 class OnnxModel:
     """An ONNX transcriber called like the torch model: audio (1 x samples tensor) in, a tuple of tensors out."""
 
@@ -128,7 +137,7 @@ class OnnxModel:
             sys.exit(f"{path} is not an ONNX transcriber onnxruntime can load ({type(error).__name__}: {error})")
         # Thresholds chosen on validation pieces travel in the file (the pretrained transcriber's do).
         stored = self.session.get_modelmeta().custom_metadata_map
-        self.thresholds = {name: float(stored.get(name, default)) for name, default in THRESHOLDS.items()}
+        self.thresholds = {name: stored_threshold(stored.get(name), default) for name, default in THRESHOLDS.items()}
 
     def __call__(self, audio):
         outputs = self.session.run(None, {"audio": audio.detach().cpu().float().numpy()})

@@ -179,7 +179,7 @@ def draw(path, audio, frame_prob, pitches, intervals, title, reference=None):
 
 
 def score_against(reference_path, frame_prob, onset_prob, velocity, onset_threshold=ONSET_THRESHOLD,
-                  frame_threshold=FRAME_THRESHOLD):
+                  frame_threshold=FRAME_THRESHOLD, weak_onset_threshold=None):
     """Note rows (onset frame, offset frame, key, velocity) of a reference MIDI file, and the homework's
     metrics of the transcription against it (the MIDI must be aligned with the recording)."""
     from dataset import DataError, note_frames, piano_rolls, read_notes
@@ -189,11 +189,11 @@ def score_against(reference_path, frame_prob, onset_prob, velocity, onset_thresh
         raise RecordingError(f"--reference: {error}")
     rolls = piano_rolls(notes, 0, len(frame_prob))
     return notes, evaluate_piece(frame_prob, onset_prob, rolls["frame"], rolls["onset"], velocity, rolls["velocity"],
-                                 onset_threshold, frame_threshold)
+                                 onset_threshold, frame_threshold, weak_onset_threshold)
 
 
 def transcribe(model, audio_path, out, device, reference_path=None, onset_threshold=ONSET_THRESHOLD,
-               frame_threshold=FRAME_THRESHOLD, tuning="auto"):
+               frame_threshold=FRAME_THRESHOLD, weak_onset_threshold=None, tuning="auto"):
     name = os.path.splitext(os.path.basename(audio_path))[0]
     audio = read_audio(audio_path)
     if len(audio) < HOP_SIZE:
@@ -201,7 +201,8 @@ def transcribe(model, audio_path, out, device, reference_path=None, onset_thresh
                              f"{SAMPLE_RATE} Hz)")
     cents = measured_tuning(audio) if tuning == "auto" else tuning
     frame_prob, onset_prob, velocity = predict_in_tune(model, audio, device, cents, name)
-    pitches, intervals, velocities = extract_notes(onset_prob, frame_prob, velocity, onset_threshold, frame_threshold)
+    pitches, intervals, velocities = extract_notes(onset_prob, frame_prob, velocity, onset_threshold, frame_threshold,
+                                                   weak_onset_threshold)
     stem = os.path.join(out, name)
     np.savez_compressed(stem + ".npz", frame=frame_prob, onset=onset_prob,
                         **({"velocity": velocity} if velocity is not None else {}))
@@ -214,7 +215,7 @@ def transcribe(model, audio_path, out, device, reference_path=None, onset_thresh
     reference, scores = None, {}
     if reference_path:
         reference, scores = score_against(reference_path, frame_prob, onset_prob, velocity, onset_threshold,
-                                          frame_threshold)
+                                          frame_threshold, weak_onset_threshold)
         title += (f"; against {os.path.basename(reference_path)} ({len(reference)} notes): note F1 "
                   f"{scores['metric/note/f1']:.3f}, frame F1 {scores['metric/frame/frame_f1']:.3f}")
     draw(stem + ".png", audio, frame_prob, pitches, intervals, title, reference)
@@ -249,6 +250,11 @@ def load_transcriber(path, backend, device):
     return model
 
 
+def weak_threshold(text):
+    """--weak_onset_threshold: a probability, or "none" (no weak onsets, whatever the model carries)."""
+    return text if text == "none" else probability(text)
+
+
 def tuning_cents(text):
     """--tuning: "auto", or cents within a semitone."""
     if text == "auto":
@@ -280,6 +286,9 @@ def main():
                              "has, else 0.5)")
     parser.add_argument("--frame_threshold", type=probability,
                         help="frame probability that holds a note (default: the model's own, else 0.5)")
+    parser.add_argument("--weak_onset_threshold", type=weak_threshold,
+                        help="a lower onset probability that also starts a note as its key's frame switches on, or "
+                             "none (default: the model's own, else none)")
     parser.add_argument("--tuning", type=tuning_cents, default="auto", metavar="auto|CENTS",
                         help="how many cents sharp each recording's piano is (negative: flat), to transcribe it in "
                              f"tune; auto (the default) measures it, and leaves it within {TUNING_TOLERANCE} cents; "
@@ -301,12 +310,17 @@ def main():
     for flag, value in getattr(model, "thresholds", THRESHOLDS).items():
         if getattr(args, flag) is None:
             setattr(args, flag, value)
+    if args.weak_onset_threshold == "none":
+        args.weak_onset_threshold = None
+    if args.weak_onset_threshold is not None and args.weak_onset_threshold >= args.onset_threshold:
+        parser.error(f"--weak_onset_threshold {args.weak_onset_threshold} would add no notes: it must lie below "
+                     f"the onset threshold, {args.onset_threshold}")
     os.makedirs(args.out, exist_ok=True)
     failed = []
     for path, reference in zip(args.audio, args.reference or [None] * len(args.audio)):
         try:
             transcribe(model, path, args.out, args.device, reference, args.onset_threshold, args.frame_threshold,
-                       args.tuning)
+                       args.weak_onset_threshold, args.tuning)
         except RecordingError as error:
             print(f"skipped: {error}", file=sys.stderr)
             failed.append(path)

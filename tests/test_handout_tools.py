@@ -39,11 +39,13 @@ def test_extract_notes_rules():
 
 def test_extract_notes_matches_the_per_note_loop():
     rng = np.random.default_rng(0)
-    for _ in range(5):
+    for weak_onset_threshold in (None, None, None, 0.2, 0.3):
         onsets, frames = random_rolls(rng, 400)
-        pitches, intervals, _ = extract_notes(onsets, frames)
-        loop_pitches, loop_intervals = extract_notes_loop(onsets, frames)
+        pitches, intervals, _ = extract_notes(onsets, frames, None, 0.5, 0.5, weak_onset_threshold)
+        loop_pitches, loop_intervals = extract_notes_loop(onsets, frames, 0.5, 0.5, weak_onset_threshold)
         assert np.array_equal(pitches, loop_pitches) and np.array_equal(intervals, loop_intervals)
+        if weak_onset_threshold:                        # weak onsets start notes, or start them a frame early
+            assert not np.array_equal(intervals, extract_notes(onsets, frames)[1])
 
 
 def test_note_scores_equal_mir_eval():

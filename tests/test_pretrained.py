@@ -12,9 +12,10 @@ import onnx
 import pytest
 import torch
 
-from constants import FRAME_SWEEP, ONSET_SWEEP
+from constants import FRAME_SWEEP, ONSET_SWEEP, WEAK_ONSET_SWEEP
 from data.render import PIANOS, UNSEEN_PIANO
 from data.synth import BUILD_VERSION
+from export import stored_threshold
 from grader.blend import blend_name, blend_shares, blended_weights
 from grader.pretrained import (MODEL, OUT, PROFILE, RUNS, SEED, blend_pretrained, curve_table, data_history,
                                earlier_compositions_kept, export_pretrained, figures_paragraph, readme_figures,
@@ -64,6 +65,8 @@ def test_the_pretrained_recipe_trains_resumes_and_exports(tiny_data, tmp_path):
     config = json.load(open(os.path.join(out, "config.json")))
     assert float(stored["onset_threshold"]) == config["thresholds"]["onset_threshold"] in ONSET_SWEEP
     assert float(stored["frame_threshold"]) == config["thresholds"]["frame_threshold"] in FRAME_SWEEP
+    weak = config["thresholds"]["weak_onset_threshold"]
+    assert stored_threshold(stored["weak_onset_threshold"], "absent") == weak in WEAK_ONSET_SWEEP
     assert config["trained_steps"] == 8 and config["model_type"] == MODEL and config["step"] in (4, 6, 8)
     assert torch.load(shipped_checkpoint(runs, out), weights_only=True)["step"] == config["step"]
     heard = {r["piano"] for r in train}                  # one licence line per piano of the training pieces
@@ -227,6 +230,8 @@ def test_the_readme_shows_the_shipped_transcribers_measured_figures():
     else:
         shipped = [f"validation (step {config['step']:,})"]
     for said in [f"for {config['trained_steps']:,} steps so far",
+                 f"({thresholds['onset_threshold']}, {thresholds['weak_onset_threshold']} and "
+                 f"{thresholds['frame_threshold']})" if thresholds["weak_onset_threshold"] is not None else
                  f"({thresholds['onset_threshold']} and {thresholds['frame_threshold']})"] + shipped + said_of_data:
         assert said in " ".join(readme.split()), f"hw/README.md should say {said!r}, as config.json does"
 

@@ -16,6 +16,7 @@ from mir_eval.util import midi_to_hz
 from bench.browser import CHROMIUM, open_in_chromium
 from bench.extract_notes import random_rolls
 from evaluate import extract_notes, note_scores
+from export import stored_threshold
 from handout_runs import write_handout_with_solutions, threshold_with_notes, train_briefly
 from submissions import ROOT
 from tuning import estimate_tuning, resample
@@ -30,7 +31,8 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium 
 def test_the_page_reads_notes_with_the_rules_of_extract_notes(tmp_path):
     rng = np.random.default_rng(0)
     cases = []
-    for n_frames, thresholds in [(400, (0.5, 0.5)), (300, (0.3, 0.7)), (1, (0.5, 0.5))]:
+    for n_frames, thresholds in [(400, (0.5, 0.5)), (300, (0.3, 0.7)), (1, (0.5, 0.5)), (400, (0.6, 0.4, 0.2)),
+                                 (1, (0.6, 0.4, 0.2))]:
         onsets, frames = random_rolls(rng, n_frames)
         velocity = rng.random((n_frames, 88)).astype(np.float32)
         onsets[min(5, n_frames - 1):min(9, n_frames), 40] = 0.9          # a held onset: one note, not four
@@ -49,6 +51,8 @@ def test_the_page_reads_notes_with_the_rules_of_extract_notes(tmp_path):
         assert [[n["start"], n["end"]] for n in notes] == intervals.tolist()
         assert np.allclose([n["velocity"] for n in notes], velocities, atol=1e-6)
     assert sum(len(notes) for notes in json.loads(result.stdout)) > 100
+    weak_onsets, frames = cases[3][:2]
+    assert len(json.loads(result.stdout)[3]) > len(extract_notes(weak_onsets, frames, None, 0.6, 0.4)[0])
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed (make setup installs npm, which brings it)")
@@ -168,7 +172,9 @@ def test_the_pretrained_page(tiny_data, tmp_path):
     assert expected.returncode == 0, expected.stderr[-2000:]
     stored = onnxruntime.InferenceSession(PRETRAINED).get_modelmeta().custom_metadata_map
     assert transcription["thresholds"] == {"onsetThreshold": float(stored.get("onset_threshold", 0.5)),
-                                           "frameThreshold": float(stored.get("frame_threshold", 0.5))}
+                                           "frameThreshold": float(stored.get("frame_threshold", 0.5)),
+                                           "weakOnsetThreshold": stored_threshold(stored.get("weak_onset_threshold"),
+                                                                                  None)}
     reference = pretty_midi.PrettyMIDI(str(next((tmp_path / "expected").glob("*.mid")))).instruments[0].notes
     found = transcription["notes"]
     scores = note_scores(np.array([[n.start, n.end] for n in reference]), midi_to_hz(np.array([n.pitch for n in reference])),

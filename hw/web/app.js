@@ -6,10 +6,12 @@ const SECONDS_PER_FRAME = HOP_SIZE / SAMPLE_RATE;
 const CONSTANT_VELOCITY = 80;                 // as transcribe.py, for models that do not predict velocity
 const TUNING_TOLERANCE = 8;                   // cents from A = 440 Hz left as they are, as in transcribe.py
 const query = new URLSearchParams(location.search);
-// The address's thresholds, else the model's own (from model.json), else 0.5.
+// The address's thresholds, else the model's own (from model.json), else 0.5 (and no weak onsets).
 const thresholdsFor = (model) => ({
   onsetThreshold: Number(query.get("onset_threshold") || model.onset_threshold || 0.5),
-  frameThreshold: Number(query.get("frame_threshold") || model.frame_threshold || 0.5)});
+  frameThreshold: Number(query.get("frame_threshold") || model.frame_threshold || 0.5),
+  weakOnsetThreshold: query.has("weak_onset_threshold") ? Number(query.get("weak_onset_threshold"))
+                                                         : (model.weak_onset_threshold ?? null)});
 // A file dropped before model.json arrives waits for it: it carries the model's thresholds.
 const modelInfo = fetch("model.json").then((r) => r.json()).catch(() => ({}));
 const $ = (id) => document.getElementById(id);

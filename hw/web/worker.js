@@ -12,7 +12,7 @@ let session = null;
 
 const sigmoid = (x) => 1 / (1 + Math.exp(-x));
 
-async function transcribe(audio, onsetThreshold, frameThreshold) {
+async function transcribe(audio, onsetThreshold, frameThreshold, weakOnsetThreshold) {
   session = session || await ort.InferenceSession.create("model.onnx", {executionProviders: ["wasm"]});
   const nFrames = Math.floor(audio.length / HOP_SIZE);
   const padded = new Float32Array((nFrames + CHUNK + 2 * CONTEXT) * HOP_SIZE);
@@ -32,14 +32,15 @@ async function transcribe(audio, onsetThreshold, frameThreshold) {
     }
     postMessage({progress: Math.min(start + CHUNK, nFrames) / nFrames});
   }
-  const notes = extractNotes(onsets, frames, velocity, nFrames, onsetThreshold, frameThreshold);
+  const notes = extractNotes(onsets, frames, velocity, nFrames, onsetThreshold, frameThreshold,
+                            weakOnsetThreshold);
   return {frames, nFrames, notes, hasVelocity};
 }
 
 onmessage = async (event) => {
   try {
-    const {audio, onsetThreshold, frameThreshold} = event.data;
-    const result = await transcribe(audio, onsetThreshold, frameThreshold);
+    const {audio, onsetThreshold, frameThreshold, weakOnsetThreshold} = event.data;
+    const result = await transcribe(audio, onsetThreshold, frameThreshold, weakOnsetThreshold);
     postMessage({result}, [result.frames.buffer]);
   } catch (error) {
     postMessage({error: String(error && error.message || error)});
