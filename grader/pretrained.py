@@ -26,8 +26,8 @@ model-blend-<step>.pt, for `export --checkpoint`; train.py keeps only its newest
 stretch is to be averaged keeps the weights of each checkpoint as it is written (--keep_weights, outside the
 committed run folder: about 9 MB each). `export` writes transcriber.onnx (weights and graph, no pickled
 objects; checked against torch on the test pieces; with the onset, weak onset and frame thresholds that score
-best on the validation pieces in its metadata), config.json (the model, its training, the data of each span of steps and
-the licences of the pianos it heard), training_log.txt and metrics.jsonl. `table` prints the validation curve
+best on the validation pieces in its metadata), config.json (the model, its training, the data of each span of
+steps and the licences of the pianos it heard), training_log.txt and metrics.jsonl. `table` prints the validation curve
 of that metrics.jsonl as the markdown table hw/README.md shows, the shipped step marked, and hw/README.md's
 paragraph of test figures from peers.json, which `python bench/peers.py --pretrained --backend onnx --json
 hw/pretrained/peers.json` writes after an export. `widen` lets the run go on with wider linear layers from

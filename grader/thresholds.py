@@ -20,8 +20,9 @@ if HANDOUT not in sys.path:       # the handout's own modules (dataset, evaluate
 
 def choose_thresholds(model, data_path, group="validation"):
     """The onset threshold with the best mean note F1 on the group's pieces, then the weak onset threshold
-    (or none) that adds most to it, then the frame threshold with the best mean note-with-offsets F1 there. `model`: anything transcribe.predict runs (a torch model or
-    export.OnnxModel); the pieces are transcribed whole, in transcribe.py's chunks."""
+    (or none) that adds most to it, then the frame threshold with the best mean note-with-offsets F1 there.
+    `model`: anything transcribe.predict runs (a torch model or export.OnnxModel); the pieces are transcribed
+    whole, in transcribe.py's chunks."""
     from evaluate import sweep_thresholds
     return sweep_thresholds(transcribed_pieces(model, data_path, group))[-1]
 

@@ -259,6 +259,13 @@ def results_lines(metrics):
     return lines
 
 
+def check_weak_onset_threshold(parser, weak_onset_threshold, onset_threshold):
+    """A weak onset threshold at or over the onset threshold would add no notes: a command-line error."""
+    if weak_onset_threshold is not None and weak_onset_threshold >= onset_threshold:
+        parser.error(f"--weak_onset_threshold {weak_onset_threshold} would add no notes: it must lie below the "
+                     f"onset threshold, {onset_threshold}")
+
+
 def probability(text):
     """A threshold flag's value: a probability strictly between 0 and 1."""
     value = float(text)
@@ -349,9 +356,7 @@ def main():
     parser.add_argument("--sweep", action="store_true",
                         help="print note F1 over a range of thresholds instead (on the validation pieces by default)")
     args = parser.parse_args()
-    if args.weak_onset_threshold is not None and args.weak_onset_threshold >= args.onset_threshold:
-        parser.error(f"--weak_onset_threshold {args.weak_onset_threshold} would add no notes: it must lie below "
-                     f"--onset_threshold {args.onset_threshold}")
+    check_weak_onset_threshold(parser, args.weak_onset_threshold, args.onset_threshold)
     # Thresholds are chosen on pieces the test scores do not come from.
     args.group = args.group or ("validation" if args.sweep else "test")
     model, _ = load_model(args.checkpoint, args.device)
@@ -375,7 +380,8 @@ def main():
     thresholds = (args.onset_threshold, args.frame_threshold)
     homework = thresholds == (ONSET_THRESHOLD, FRAME_THRESHOLD) and args.weak_onset_threshold is None
     name = f"results-{args.group}" + ("" if homework else "-onset{}-frame{}".format(*thresholds)
-                                      + (f"-weak{args.weak_onset_threshold}" if args.weak_onset_threshold else ""))
+                                      + (f"-weak{args.weak_onset_threshold}"
+                                         if args.weak_onset_threshold is not None else ""))
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), name + ".txt")
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -29,7 +29,7 @@ from scipy.signal import resample_poly
 from tqdm import tqdm
 
 from constants import FRAME_THRESHOLD, HOP_SIZE, MIN_MIDI, ONSET_THRESHOLD, SAMPLE_RATE
-from evaluate import evaluate_piece, extract_notes, load_model, probability
+from evaluate import check_weak_onset_threshold, evaluate_piece, extract_notes, load_model, probability
 from export import PRETRAINED, THRESHOLDS
 from tuning import estimate_tuning, resample, retime_probabilities
 
@@ -312,9 +312,7 @@ def main():
             setattr(args, flag, value)
     if args.weak_onset_threshold == "none":
         args.weak_onset_threshold = None
-    if args.weak_onset_threshold is not None and args.weak_onset_threshold >= args.onset_threshold:
-        parser.error(f"--weak_onset_threshold {args.weak_onset_threshold} would add no notes: it must lie below "
-                     f"the onset threshold, {args.onset_threshold}")
+    check_weak_onset_threshold(parser, args.weak_onset_threshold, args.onset_threshold)
     os.makedirs(args.out, exist_ok=True)
     failed = []
     for path, reference in zip(args.audio, args.reference or [None] * len(args.audio)):
