@@ -6,7 +6,7 @@ PY := $(abspath $(VENV))/bin/python
 # FluidSynth renders the offline data; the soundfonts and freepats are pianos; bubblewrap sandboxes the grader.
 SYSTEM_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm musescore-general-soundfont-small freepats bubblewrap
 DATA := data/default
-# The leaderboard's browser test drives Debian's Chromium (through Playwright, from requirements.txt);
+# The leaderboard's browser test drives Debian's Chromium (through Playwright, from requirements-tests.txt);
 # the test of train.py --compile has torch.compile build C++ kernels for the CPU.
 test: SYSTEM_PACKAGES += chromium g++
 # npm fetches the sampled grand piano from the npm registry; Debian's npm unless an npm is already there
@@ -28,9 +28,9 @@ system-packages:
 	  $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q --no-install-recommends $$missing >/dev/null; \
 	fi
 
-$(VENV)/.installed: requirements.txt requirements-onnx.txt
+$(VENV)/.installed: requirements.txt requirements-onnx.txt requirements-tests.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.txt -r requirements-onnx.txt 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -m pip install -q -r requirements.txt -r requirements-onnx.txt -r requirements-tests.txt 2>&1 | grep -v "^WARNING: Location" || true
 	$(PY) -c "import torch, fluidsynth, soundfile, mir_eval, pretty_midi, music21, onnx, onnxruntime"
 	touch $@
 

@@ -18,9 +18,12 @@ import zipfile
 from .grade import full_score
 from .hidden_tests import GRADED_MODELS
 from .confined import CREATE_USER, USER
-from .release import ROOT
+from .release import ROOT, SKIPPED
 
 KIT = ["grader", "solutions", "data", "hw", "requirements.txt"]
+# Never used to grade: the browser page (with its npm packages) and the pretrained transcriber, 45 MB of the
+# zip where they are built.
+NOT_GRADED = {os.path.join("hw", "web"), os.path.join("hw", "pretrained")}
 
 
 def system_packages():
@@ -107,7 +110,9 @@ def add_tree(archive, path, name, skip_cache=False):
         archive.write(path, name)
         return
     for folder, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", "runs") and not d.startswith("."))
+        inside = os.path.relpath(folder, path)
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED and not d.startswith(".")
+                         and os.path.normpath(os.path.join(name, inside, d)) not in NOT_GRADED)
         if name == "data" and folder == path:
             dirs[:] = []             # the builder's code only, not the data sets built beside it
         for file in sorted(files):

@@ -198,6 +198,11 @@ def test_a_time_limit_that_is_not_whole_seconds_is_refused_in_one_sentence(tmp_p
                    "45"], cwd=ROOT, capture_output=True, text=True, check=True)
     with zipfile.ZipFile(bundle) as archive:                    # run_autograder passes it on to every grading
         assert "--time_limit 45" in archive.read("run_autograder").decode()
+        names = archive.namelist()
+    assert "hw/train.py" in names and "solutions/model.py" in names and "requirements.txt" in names
+    # Only what grading uses: never the browser page's npm packages or the pretrained transcriber.
+    assert not [name for name in names if name.startswith(("hw/web/", "hw/pretrained/")) or "node_modules" in name]
+    assert bundle.stat().st_size < 2 * 2 ** 20
 
 
 def test_grade_post_puts_the_results_on_the_board(tiny_data, checkpoint, tmp_path):

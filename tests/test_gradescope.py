@@ -98,6 +98,12 @@ def test_setup_closes_the_source_folder_to_the_sandbox_user(image):
                                      f"open({os.path.join(image, 'source', 'solutions', 'model.py')!r})"],
                           capture_output=True, text=True)
     assert read.returncode != 0 and "PermissionError" in read.stderr, read.stderr       # Python runs; solutions don't open
+    # The image holds what grading uses: not the kit's test tools, the web page or the pretrained transcriber.
+    installed = subprocess.run([os.path.join(image, "venv", "bin", "python"), "-m", "pip", "list", "--format=freeze"],
+                               capture_output=True, text=True, check=True).stdout.lower()
+    assert "torch==" in installed and "pytest==" in installed and "playwright" not in installed
+    assert not os.path.exists(os.path.join(image, "source", "hw", "web"))
+    assert not os.path.exists(os.path.join(image, "source", "hw", "pretrained"))
 
 
 def test_solutions_get_full_marks_in_the_confined_tier(image):

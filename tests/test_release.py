@@ -61,7 +61,8 @@ def test_handout_zip_holds_no_solutions_and_its_tests_run(tmp_path):
         names = archive.namelist()
         archive.extractall(tmp_path / "unpacked")
     top = {name.split("/")[1] for name in names}
-    assert top == {"hw", "data", "notebooks", "README.md", "requirements.txt", "requirements-onnx.txt", "Makefile", "pytest.ini"}
+    assert top == {"hw", "data", "notebooks", "README.md", "requirements.txt", "requirements-onnx.txt",
+                   "requirements-tests.txt", "Makefile", "pytest.ini"}
     assert not any(part in {"solutions", "grader", "tests", "bench", "runs", ".cache"} for name in names
                    for part in name.split("/")[1:2]), names
     assert "piano-transcription-hw/hw/tests/test_model.py" in names
