@@ -18,12 +18,12 @@ import zipfile
 from .grade import full_score
 from .hidden_tests import GRADED_MODELS
 from .confined import CREATE_USER, USER
-from .release import ROOT, SKIPPED
+from .release import ROOT, SKIPPED, handout_members
 
-KIT = ["grader", "solutions", "data", "hw", "requirements.txt"]
-# Never used to grade: the browser page (with its npm packages) and the pretrained transcriber, 45 MB of the
-# zip where they are built.
-NOT_GRADED = {os.path.join("hw", "web"), os.path.join("hw", "pretrained")}
+KIT = ["grader", "solutions"]      # beside these, the handout's hw/, data builder and requirements.txt
+FROM_HANDOUT = ("hw/", "data/", "requirements.txt")
+# Never used to grade: the browser page and the pretrained transcriber (45 MB of zip once the page is set up).
+NOT_GRADED = ("hw/web/", "hw/pretrained/")
 
 
 def system_packages():
@@ -100,23 +100,18 @@ def build_bundle(out, check="none", test_data=None, time_limit=60):
             archive.writestr(info, text)
         for top in KIT:
             add_tree(archive, os.path.join(ROOT, top), top)
+        for name, path in handout_members():      # as students get them: no checkpoints or other run outputs
+            if name.startswith(FROM_HANDOUT) and not name.startswith(NOT_GRADED):
+                archive.write(path, name)
         if test_data:
-            add_tree(archive, test_data, "data/hidden", skip_cache=True)
+            add_tree(archive, test_data, "data/hidden")
     return out
 
 
-def add_tree(archive, path, name, skip_cache=False):
-    if os.path.isfile(path):
-        archive.write(path, name)
-        return
+def add_tree(archive, path, name):
     for folder, dirs, files in os.walk(path):
-        inside = os.path.relpath(folder, path)
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED and not d.startswith(".")
-                         and os.path.normpath(os.path.join(name, inside, d)) not in NOT_GRADED)
-        if name == "data" and folder == path:
-            dirs[:] = []             # the builder's code only, not the data sets built beside it
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED and not d.startswith("."))
         for file in sorted(files):
-            if file.endswith((".pyc", ".part")):
-                continue
-            full = os.path.join(folder, file)
-            archive.write(full, os.path.join(name, os.path.relpath(full, path)))
+            if not file.endswith((".pyc", ".part")):
+                full = os.path.join(folder, file)
+                archive.write(full, os.path.join(name, os.path.relpath(full, path)))
