@@ -64,7 +64,7 @@ def write_handout_model(check=False):
 
 
 # What students receive. Everything else (solutions/, grader/, tests/, bench/, built data, runs) stays out.
-HANDOUT_FILES = ["requirements.txt", "requirements-onnx.txt", "requirements-tests.txt", "Makefile"]
+HANDOUT_FILES = ["requirements.txt", "requirements-onnx.txt", "Makefile"]
 HANDOUT_FOLDERS = {"hw": None, "data": (".py", ".md"), "notebooks": (".ipynb",)}
 SKIPPED = {"__pycache__", "runs", ".cache", ".pytest_cache", "node_modules"}
 RUN_OUTPUTS = (".pt", ".mid", ".midi", ".flac", ".wav", ".npy", ".png", ".pyc")

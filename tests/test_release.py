@@ -61,8 +61,7 @@ def test_handout_zip_holds_no_solutions_and_its_tests_run(tmp_path):
         names = archive.namelist()
         archive.extractall(tmp_path / "unpacked")
     top = {name.split("/")[1] for name in names}
-    assert top == {"hw", "data", "notebooks", "README.md", "requirements.txt", "requirements-onnx.txt",
-                   "requirements-tests.txt", "Makefile", "pytest.ini"}
+    assert top == {"hw", "data", "notebooks", "README.md", "requirements.txt", "requirements-onnx.txt", "Makefile", "pytest.ini"}
     assert not any(part in {"solutions", "grader", "tests", "bench", "runs", ".cache"} for name in names
                    for part in name.split("/")[1:2]), names
     assert "piano-transcription-hw/hw/tests/test_model.py" in names
@@ -82,6 +81,11 @@ def test_handout_zip_holds_no_solutions_and_its_tests_run(tmp_path):
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-2000:]
     assert "skipped" in run.stdout.splitlines()[-1] and "Q1:" in run.stdout
+    # Its make test sets up what hw/tests need: not Chromium or the tools of the kit's own tests, as here.
+    for folder, kit in ((root, False), (ROOT, True)):
+        planned = subprocess.run(["make", "-n", "-B", "test"], cwd=folder, capture_output=True, text=True, check=True).stdout
+        assert ("chromium" in planned) == kit and ("-r requirements-tests.txt" in planned) == kit, planned
+        assert "-r requirements.txt -r requirements-onnx.txt" in planned and "bubblewrap" in planned
 
 
 def test_what_runs_leave_in_the_handout_stays_out_of_the_zip(tmp_path):
