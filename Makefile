@@ -3,8 +3,11 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(abspath $(VENV))/bin/python
-# FluidSynth renders the offline data; the soundfonts and freepats are pianos; bubblewrap sandboxes the grader.
-SYSTEM_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm musescore-general-soundfont-small freepats bubblewrap
+# FluidSynth renders the offline data; the soundfonts and freepats are pianos.
+SYSTEM_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm musescore-general-soundfont-small freepats
+# bubblewrap sandboxes the grader's runs of student code; the students' handout holds no grader.
+GRADER_PACKAGES := bubblewrap
+SYSTEM_PACKAGES += $(if $(wildcard grader),$(GRADER_PACKAGES))
 DATA := data/default
 # The kit's own tests (requirements-tests.txt and tests/, neither in the students' handout): the leaderboard's
 # and the web page's tests drive Debian's Chromium through Playwright, and the test of train.py --compile has

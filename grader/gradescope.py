@@ -27,9 +27,11 @@ NOT_GRADED = ("hw/web/", "hw/pretrained/")
 
 
 def system_packages():
-    """The Makefile's system packages (one list for both), and what the bundle needs beside them."""
+    """The Makefile's system packages and the grader's (one list for both), and what the bundle needs beside them."""
     with open(os.path.join(ROOT, "Makefile")) as f:
-        listed = re.search(r"^SYSTEM_PACKAGES := (.+)$", f.read(), re.M).group(1).split()
+        makefile = f.read()
+    listed = [package for name in ("SYSTEM_PACKAGES", "GRADER_PACKAGES")
+              for package in re.search(rf"^{name} := (.+)$", makefile, re.M).group(1).split()]
     return " ".join(["python3", "python3-venv", "libseccomp2", "passwd"] + listed)
 
 
