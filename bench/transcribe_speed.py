@@ -25,8 +25,10 @@ from transcribe import predict  # noqa: E402
 
 
 def looped_audio(seconds):
-    path = sorted(glob.glob(os.path.join(ROOT, "data", "default", "test", "*.flac")))[0]
-    audio, _ = soundfile.read(path, dtype="float32")
+    paths = sorted(glob.glob(os.path.join(ROOT, "data", "default", "test", "*.flac")))
+    if not paths:
+        sys.exit("no data/default/test/*.flac: build the default data first (make data)")
+    audio, _ = soundfile.read(paths[0], dtype="float32")
     return np.resize(audio, int(seconds * 16000))
 
 
